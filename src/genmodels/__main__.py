@@ -1,0 +1,5 @@
+"""``python -m genmodels`` runs the command line."""
+
+from genmodels.cli.main import app
+
+app()

@@ -1,0 +1,17 @@
+"""Exceptions that tell a user what went wrong and where, instead of a stack of tensors."""
+
+
+class GenmodelsError(Exception):
+    """Base class of every error genmodels raises on purpose."""
+
+
+class DataError(GenmodelsError, ValueError):
+    """A data set could not be read or does not have the expected form; the message names the file."""
+
+
+class CheckpointError(GenmodelsError, ValueError):
+    """A saved model or training checkpoint is missing, corrupt, or does not match what loads it."""
+
+
+class TrainingDivergedError(GenmodelsError, RuntimeError):
+    """A loss became NaN or infinite; the weights were not updated with it."""

@@ -1,0 +1,29 @@
+"""Model families behind one interface; importing this package registers them all."""
+
+from genmodels.models.base import (
+    MODEL_REGISTRY,
+    Batch,
+    GenerativeModel,
+    ModelConfig,
+    TrainingPhase,
+    build_model,
+    get_model_class,
+    register_model,
+)
+from genmodels.models.gan import GAN, GANConfig
+from genmodels.models.vae import VAE, VAEConfig
+
+__all__ = [
+    "GAN",
+    "MODEL_REGISTRY",
+    "VAE",
+    "Batch",
+    "GANConfig",
+    "GenerativeModel",
+    "ModelConfig",
+    "TrainingPhase",
+    "VAEConfig",
+    "build_model",
+    "get_model_class",
+    "register_model",
+]

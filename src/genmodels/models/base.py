@@ -1,0 +1,188 @@
+"""The one interface every generative model implements, and the registry that names them.
+
+Trainer, CLI, evaluation, ensembles and transfer learning talk only to this interface:
+``loss(batch)`` for training, ``sample(n)``, ``log_prob(x)`` (exact or a documented bound)
+and ``score(x)`` (higher means more anomalous). Models never import the trainer or the CLI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from genmodels.dataclass_json import dataclass_from_dict
+
+Batch = Mapping[str, torch.Tensor]
+"""A training batch: ``{"x": data}``, plus ``{"y": labels}`` where the data set has labels."""
+
+
+@dataclass
+class ModelConfig:
+    """Base of every model's configuration; saved as JSON beside the weights."""
+
+    data_shape: tuple[int, ...] = (1, 28, 28)
+
+    def __post_init__(self) -> None:
+        self.data_shape = tuple(int(size) for size in self.data_shape)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ModelConfig:
+        return dataclass_from_dict(cls, values)
+
+
+@dataclass(frozen=True)
+class TrainingPhase:
+    """One optimizer's share of a training step: which parameters it updates from which loss.
+
+    Most models have one phase. A GAN has two (discriminator, then generator), and
+    ``steps`` sets how many updates a phase gets per training step (e.g. WGAN's n_critic).
+    """
+
+    name: str
+    loss_key: str
+    parameters: tuple[nn.Parameter, ...]
+    steps: int = 1
+
+
+class GenerativeModel(nn.Module, ABC):
+    """A generative model over tensors of shape ``config.data_shape`` (images in [0, 1])."""
+
+    model_type: ClassVar[str] = ""
+    """Registry name, set by :func:`register_model`."""
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    log_prob_kind: ClassVar[str] = "none"
+    """What ``log_prob`` returns: ``"exact"``, ``"elbo"`` (a lower bound) or ``"none"``."""
+    recommended_training: ClassVar[dict[str, Any]] = {}
+    """Trainer settings that suit this family, used where the user sets none."""
+    recommended_data: ClassVar[dict[str, Any]] = {}
+    """Data settings that suit this family (e.g. binarization), used where the user sets none."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
+        self.config = config
+
+    # --- training -----------------------------------------------------------------------
+    @abstractmethod
+    def loss(self, batch: Batch, phase: str | None = None) -> dict[str, torch.Tensor]:
+        """Named scalar losses for a batch.
+
+        ``phase`` names one of :meth:`training_phases` to compute only what that optimizer
+        needs (at least its ``loss_key``); ``None`` computes every loss, ``"loss"`` among them,
+        for validation and logging.
+        """
+
+    def forward(self, batch: Batch, phase: str | None = None) -> dict[str, torch.Tensor]:
+        """Route ``loss`` through ``__call__`` so data-parallel wrappers see the forward pass."""
+        return self.loss(batch, phase)
+
+    def training_phases(self) -> list[TrainingPhase]:
+        """The optimizers this model trains with; by default one over all parameters."""
+        return [TrainingPhase("model", "loss", tuple(self.parameters()))]
+
+    # --- generation and density -----------------------------------------------------------
+    def sample(self, n: int, generator: torch.Generator | None = None, **controls: Any) -> torch.Tensor:
+        """``n`` new samples, shape ``(n, *data_shape)``, drawn in eval mode without gradients.
+
+        The same ``generator`` seed gives the same samples.
+        """
+        if int(n) < 1:
+            raise ValueError(f"n must be a positive number of samples, got {n}")
+        with self.evaluating(), torch.no_grad():
+            return self._sample(int(n), generator, **controls)
+
+    @abstractmethod
+    def _sample(self, n: int, generator: torch.Generator | None, **controls: Any) -> torch.Tensor:
+        """Family-specific sampling, called by :meth:`sample` in eval mode."""
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Log-likelihood of each row of ``x`` in nats, shape ``(batch,)``; see ``log_prob_kind``."""
+        raise NotImplementedError(f"{type(self).__name__} is an implicit model and has no likelihood")
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """Anomaly score per row of ``x``: higher means less like the training data.
+
+        Defaults to the negative log-likelihood (or its bound).
+        """
+        return -self.log_prob(x)
+
+    # --- helpers shared by every family ---------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """Eval mode (dropout off, batch-norm running stats) for the block, then restore."""
+        was_training = self.training
+        self.eval()
+        try:
+            yield
+        finally:
+            self.train(was_training)
+
+    def check_input(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
+        """Refuse data whose shape differs from ``config.data_shape`` with a message saying both."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        expected = tuple(self.config.data_shape)
+        if x.dim() != len(expected) + 1 or tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"{type(self).__name__} expects {name} of shape (batch, {', '.join(map(str, expected))}), "
+                f"got {tuple(x.shape)}"
+            )
+        return x.to(device=self.device, dtype=torch.get_default_dtype())
+
+    # --- saving and loading ---------------------------------------------------------------
+    def save_pretrained(self, directory: str | Any, **provenance: Any) -> None:
+        """Write ``config.json`` and ``model.safetensors`` into ``directory`` (atomically)."""
+        from genmodels.models.pretrained import save_pretrained
+
+        save_pretrained(self, directory, **provenance)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Any, map_location: str | torch.device = "cpu") -> GenerativeModel:
+        """Load a model saved with :meth:`save_pretrained`; refuses files of another model type."""
+        from genmodels.models.pretrained import load_pretrained
+
+        return load_pretrained(directory, expected_class=cls, map_location=map_location)
+
+
+MODEL_REGISTRY: dict[str, type[GenerativeModel]] = {}
+
+
+def register_model(name: str):
+    """Class decorator: make a model available to configs and the CLI under ``name``."""
+
+    def register(cls: type[GenerativeModel]) -> type[GenerativeModel]:
+        if name in MODEL_REGISTRY and MODEL_REGISTRY[name] is not cls:
+            raise ValueError(f"a model named {name!r} is already registered ({MODEL_REGISTRY[name].__name__})")
+        cls.model_type = name
+        MODEL_REGISTRY[name] = cls
+        return cls
+
+    return register
+
+
+def get_model_class(name: str) -> type[GenerativeModel]:
+    try:
+        return MODEL_REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"no model named {name!r}; registered models: {', '.join(sorted(MODEL_REGISTRY))}") from None
+
+
+def build_model(name: str, **config_values: Any) -> GenerativeModel:
+    """Instantiate a registered model from plain config values (as found in JSON)."""
+    cls = get_model_class(name)
+    return cls(cls.config_class.from_dict(config_values))

@@ -1,0 +1,112 @@
+"""The ``save_pretrained`` / ``from_pretrained`` directory format: ``config.json`` + ``model.safetensors``.
+
+Nothing is unpickled: weights are safetensors and the config is JSON. The config records the
+weights' SHA-256, so a corrupt or swapped weights file is refused before it is read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_model, save_model
+
+from genmodels.errors import CheckpointError
+from genmodels.files import atomic_path, sha256_file, write_text_atomic
+from genmodels.models.base import GenerativeModel, get_model_class
+from genmodels.versions import software_versions
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+def save_pretrained(model: GenerativeModel, directory: str | Path, **provenance: Any) -> None:
+    """Save weights first, then the config that vouches for them (so a half-written save is refused)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_path(directory / WEIGHTS_NAME) as temporary:
+        save_model(model, str(temporary), metadata={"model_type": model.model_type})
+    config = {
+        "model_type": model.model_type,
+        "config": model.config.to_dict(),
+        "weights_sha256": sha256_file(directory / WEIGHTS_NAME),
+        "versions": software_versions(),
+        **provenance,
+    }
+    write_text_atomic(directory / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
+
+
+def read_config(directory: str | Path) -> dict[str, Any]:
+    """The parsed ``config.json`` of a saved model, with a clear error when it is missing or broken."""
+    path = Path(directory) / CONFIG_NAME
+    if not Path(directory).is_dir():
+        raise CheckpointError(f"{directory} is not a directory holding a saved model ({CONFIG_NAME} + {WEIGHTS_NAME})")
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing: {directory} does not hold a saved model")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid JSON ({error}); the file is corrupt") from None
+    if not isinstance(config, dict) or "model_type" not in config or "config" not in config:
+        raise CheckpointError(f"{path} lacks 'model_type' or 'config'; it was not written by genmodels")
+    return config
+
+
+def load_pretrained(
+    directory: str | Path,
+    expected_class: type[GenerativeModel] = GenerativeModel,
+    map_location: str | torch.device = "cpu",
+) -> GenerativeModel:
+    directory = Path(directory)
+    saved = read_config(directory)
+    try:
+        cls = get_model_class(saved["model_type"])
+    except KeyError as error:
+        raise CheckpointError(f"{directory / CONFIG_NAME}: {error.args[0]}") from None
+    if not issubclass(cls, expected_class):
+        raise CheckpointError(
+            f"{directory} holds a {saved['model_type']!r} model ({cls.__name__}), "
+            f"which {expected_class.__name__}.from_pretrained cannot load"
+        )
+    try:
+        config = cls.config_class.from_dict(saved["config"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{directory / CONFIG_NAME}: invalid config: {error}") from None
+
+    weights = directory / WEIGHTS_NAME
+    if not weights.is_file():
+        raise CheckpointError(f"{weights} is missing")
+    recorded_hash = saved.get("weights_sha256")
+    if recorded_hash is not None and sha256_file(weights) != recorded_hash:
+        raise CheckpointError(
+            f"{weights} does not match the SHA-256 recorded in {CONFIG_NAME}: the file is corrupt, "
+            "truncated or was replaced"
+        )
+
+    model = cls(config)
+    _check_shapes(model, weights)
+    try:
+        load_model(model, str(weights), strict=True, device=str(map_location))
+    except (SafetensorError, RuntimeError, OSError) as error:
+        raise CheckpointError(f"{weights} does not fit a {cls.__name__} with this config: {error}") from None
+    return model.to(map_location).eval()
+
+
+def _check_shapes(model: GenerativeModel, weights: Path) -> None:
+    """Name each tensor whose saved shape differs from the model's, before loading anything."""
+    expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+    try:
+        with safe_open(str(weights), framework="pt") as stored:
+            found = {name: tuple(stored.get_slice(name).get_shape()) for name in stored.keys()}
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{weights} is not a readable safetensors file ({error}); it is corrupt or truncated") from None
+    mismatched = [
+        f"{name}: saved {found[name]}, model expects {expected[name]}"
+        for name in sorted(found.keys() & expected.keys())
+        if found[name] != expected[name]
+    ]
+    if mismatched:
+        raise CheckpointError(f"{weights} does not match the model's shapes: " + "; ".join(mismatched))

@@ -1,0 +1,74 @@
+"""The end-of-run quality report: held-out metrics, samples and plots a user can trust at a glance."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from genmodels.data import DataSplits
+from genmodels.evaluation import evaluate_likelihood, evaluate_losses
+from genmodels.files import write_text_atomic
+from genmodels.models.base import GenerativeModel
+from genmodels.plotting import plot_latent_map, plot_training_curves, save_image_grid, save_manifold_grid
+from genmodels.training.trainer import HISTORY_NAME
+from genmodels.versions import software_versions
+
+if TYPE_CHECKING:
+    from genmodels.runs import RunSpec
+    from genmodels.training import FitResult
+
+REPORT_FILE = "report.json"
+SAMPLE_SEED = 0
+
+
+def evaluate_split(model: GenerativeModel, data: DataSplits, split: str = "test") -> dict[str, Any]:
+    """Held-out losses, and the likelihood (or its bound) where the family has one."""
+    held_out = getattr(data, split)
+    metrics: dict[str, Any] = {"split": split, "losses": evaluate_losses(model, held_out.tensors())}
+    if model.log_prob_kind != "none":
+        metrics["likelihood"] = evaluate_likelihood(model, held_out.images, discrete=bool(data.info.get("binarized")))
+    return metrics
+
+
+def write_run_report(
+    run_dir: Path, model: GenerativeModel, data: DataSplits, spec: RunSpec, fit: FitResult
+) -> dict[str, Any]:
+    pictures = {"samples": str(save_image_grid(sample_images(model, 64), run_dir / "samples.png"))}
+    if (run_dir / HISTORY_NAME).is_file():
+        pictures["training_curves"] = str(plot_training_curves(run_dir / HISTORY_NAME, run_dir / "training_curves.png"))
+    pictures.update(write_latent_pictures(model, data, run_dir))
+    report = {
+        "run": spec.to_dict(),
+        "seed": spec.trainer.seed,
+        "versions": software_versions(),
+        "data": data.info,
+        "training": dataclasses.asdict(fit),
+        "test": evaluate_split(model, data, "test"),
+        "pictures": pictures,
+    }
+    write_text_atomic(run_dir / REPORT_FILE, json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def sample_images(model: GenerativeModel, n: int, seed: int = SAMPLE_SEED) -> torch.Tensor:
+    return model.sample(n, generator=torch.Generator(device=model.device).manual_seed(seed))
+
+
+def write_latent_pictures(model: GenerativeModel, data: DataSplits, out_dir: Path) -> dict[str, str]:
+    """Latent map and decoded manifold, for models with a 2-D latent space (``encode``/``decode``)."""
+    if not (hasattr(model, "encode") and hasattr(model, "decode")):
+        return {}
+    test = data.test
+    with model.evaluating(), torch.no_grad():
+        latent_means = torch.cat([model.encode(chunk)[0] for chunk in test.images.split(500)])
+    if latent_means.shape[1] != 2:
+        return {}
+    labels = test.labels.numpy() if test.labels is not None else None
+    return {
+        "latent_map": str(plot_latent_map(latent_means.cpu().numpy(), labels, out_dir / "latent_map.png")),
+        "manifold": str(save_manifold_grid(lambda z: model.decode(z.to(model.device)), out_dir / "manifold.png")),
+    }

@@ -1,0 +1,160 @@
+"""A training run as a directory: its spec, logs, checkpoints, final model, pictures and report.
+
+Layout of ``RUN/``: ``run.json`` (what was asked: model, data, trainer, seed, versions),
+``history.csv`` and ``tensorboard/`` (logs), ``checkpoints/last.safetensors`` (resume),
+``model/`` (``save_pretrained`` format), ``report.json`` and the PNGs written by
+:mod:`genmodels.reporting`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning_fabric.utilities.rank_zero import rank_zero_only
+
+from genmodels.data import DataSpec, DataSplits, load_data
+from genmodels.errors import CheckpointError
+from genmodels.files import write_text_atomic
+from genmodels.models.base import GenerativeModel, get_model_class
+from genmodels.training import FitResult, Trainer, TrainerConfig
+from genmodels.versions import software_versions
+
+RUN_FILE = "run.json"
+MODEL_DIR = "model"
+# Settings that may change when a run is resumed: they do not change what was computed so far.
+RESUMABLE_CHANGES = {"max_steps", "progress_bar"}
+
+
+@dataclass
+class RunSpec:
+    """Everything that defines a run; saved as ``run.json`` so it can be repeated exactly."""
+
+    model: str
+    model_config: dict[str, Any]
+    data: DataSpec
+    trainer: TrainerConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "model_config": self.model_config,
+            "data": self.data.to_dict(),
+            "trainer": self.trainer.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunSpec:
+        return cls(
+            model=values["model"],
+            model_config=dict(values.get("model_config", {})),
+            data=DataSpec.from_dict(values["data"]),
+            trainer=TrainerConfig.from_dict(values.get("trainer", {})),
+        )
+
+
+def make_spec(
+    model: str,
+    data: dict[str, Any],
+    model_config: dict[str, Any] | None = None,
+    trainer: dict[str, Any] | None = None,
+) -> RunSpec:
+    """A spec from user settings, filling what the user left out with the family's recommendations."""
+    model_class = get_model_class(model)
+    return RunSpec(
+        model=model,
+        model_config=dict(model_config or {}),
+        data=DataSpec.from_dict({**model_class.recommended_data, **data}),
+        trainer=TrainerConfig.from_dict({**model_class.recommended_training, **(trainer or {})}),
+    )
+
+
+def build_model_for(spec: RunSpec, data_shape: tuple[int, ...]) -> GenerativeModel:
+    """The spec's model for data of this shape, initialised from the run's seed."""
+    model_class = get_model_class(spec.model)
+    config = model_class.config_class.from_dict({"data_shape": data_shape, **spec.model_config})
+    if tuple(config.data_shape) != tuple(data_shape):
+        raise ValueError(f"model data_shape {config.data_shape} differs from the data's {tuple(data_shape)}")
+    torch.manual_seed(spec.trainer.seed)
+    return model_class(config)
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    model: GenerativeModel
+    data: DataSplits
+    fit: FitResult
+    report: dict[str, Any]
+
+
+def train_run(spec: RunSpec, run_dir: str | Path, resume: bool = False) -> RunOutcome | None:
+    """Train the spec's model into ``run_dir``; returns None on processes other than the main one."""
+    from genmodels.reporting import write_run_report
+
+    run_dir = Path(run_dir)
+    if rank_zero_only.rank == 0:
+        _check_run_dir(spec, run_dir, resume)
+    data = load_data(spec.data)
+    model = build_model_for(spec, data.data_shape)
+    trainer = Trainer(spec.trainer, run_dir)
+    fabric = trainer.setup_fabric(multiple_phases=len(model.training_phases()) > 1)
+    if fabric.is_global_zero:
+        record = {**spec.to_dict(), "data_info": data.info, "versions": software_versions()}
+        write_text_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
+    fit = trainer.fit(model, data.train.tensors(), data.validation.tensors(), resume=resume)
+    if not fabric.is_global_zero:
+        return None
+    model = model.cpu().eval()
+    model.save_pretrained(run_dir / MODEL_DIR, run=str(run_dir.resolve()), data=data.info, trained_steps=fit.steps)
+    report = write_run_report(run_dir, model, data, spec, fit)
+    return RunOutcome(run_dir, model, data, fit, report)
+
+
+def _check_run_dir(spec: RunSpec, run_dir: Path, resume: bool) -> None:
+    """Never overwrite a run by accident; on resume, refuse a spec that differs from the saved one."""
+    saved_path = run_dir / RUN_FILE
+    if not resume:
+        if saved_path.exists():
+            raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another directory")
+        return
+    if not saved_path.is_file():
+        raise CheckpointError(f"cannot resume: {saved_path} does not exist")
+    saved = RunSpec.from_dict(json.loads(saved_path.read_text(encoding="utf-8")))
+    differences = _differences(saved.to_dict(), spec.to_dict())
+    differences = [name for name in differences if name.split(".")[-1] not in RESUMABLE_CHANGES]
+    if differences:
+        raise CheckpointError(
+            f"cannot resume {run_dir}: these settings differ from the saved run: {', '.join(differences)}"
+        )
+
+
+def _differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
+    names = []
+    for key in sorted(saved.keys() | current.keys()):
+        old, new = saved.get(key), current.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            names += _differences(old, new, f"{prefix}{key}.")
+        elif json.dumps(old) != json.dumps(new):
+            names.append(f"{prefix}{key}")
+    return names
+
+
+def load_run_spec(run_dir: str | Path) -> RunSpec:
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} is not a run directory: {RUN_FILE} is missing")
+    return RunSpec.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def default_run_dir(model: str, data: str, root: str | Path = "runs") -> Path:
+    """``runs/MODEL-DATA``, numbered so an earlier run is never overwritten."""
+    base = Path(root) / f"{model}-{Path(data).name}"
+    candidate, number = base, 1
+    while candidate.exists():
+        number += 1
+        candidate = base.with_name(f"{base.name}-{number}")
+    return candidate

@@ -1,0 +1,62 @@
+"""Trainer settings: a dataclass saved with every run, so a run can be repeated from its JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from genmodels.dataclass_json import dataclass_from_dict
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+LR_SCHEDULES = ("constant", "cosine", "linear")
+
+
+@dataclass
+class TrainerConfig:
+    max_steps: int = 2000
+    batch_size: int = 128
+    """Examples per device per optimizer update; the global batch is this times the number of processes."""
+    learning_rate: float = 1e-3
+    phase_learning_rates: dict[str, float] = field(default_factory=dict)
+    """Per-phase overrides, e.g. ``{"discriminator": 4e-4}`` for two time-scale GAN training."""
+    optimizer: str = "adam"
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
+    gradient_clip_norm: float | None = None
+    log_every: int = 25
+    val_every: int = 250
+    checkpoint_every: int = 500
+    monitor: str | None = "loss"
+    """Validation loss key that early stopping and best-model selection watch (lower is better); None: neither."""
+    early_stopping_patience: int | None = None
+    """Stop after this many validations without improvement of ``monitor``."""
+    restore_best: bool = True
+    """End with the weights of the best validation of ``monitor`` rather than the last step."""
+    accelerator: str = "auto"
+    devices: int | str = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    num_nodes: int = 1
+    seed: int = 0
+    progress_bar: bool = True
+    tensorboard: bool = True
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        for name in ("max_steps", "batch_size", "log_every", "val_every", "checkpoint_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TrainerConfig:
+        return dataclass_from_dict(cls, values)

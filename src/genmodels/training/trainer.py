@@ -1,0 +1,344 @@
+"""The training loop, on Lightning Fabric: one loop for every model, driven only by its interface.
+
+Fabric owns devices, data parallelism (DDP, also on CPU with gloo), mixed precision and
+multi-node launch (torchrun); this module owns what Fabric leaves to the user: optimizers per
+training phase, the schedule of batches, validation, early stopping, checkpoints and logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from lightning_fabric import Fabric
+from lightning_fabric.loggers import TensorBoardLogger
+
+from genmodels.errors import CheckpointError, TrainingDivergedError
+from genmodels.models.base import GenerativeModel, TrainingPhase
+from genmodels.training.batches import BatchSchedule, take
+from genmodels.training.checkpoint import TrainingCheckpoint, load_checkpoint, save_checkpoint
+from genmodels.training.config import TrainerConfig
+from genmodels.training.history import HistoryWriter
+from genmodels.training.progress import TrainingProgress
+
+log = logging.getLogger(__name__)
+
+Columns = Mapping[str, torch.Tensor]
+
+CHECKPOINT_NAME = "checkpoints/last.safetensors"
+HISTORY_NAME = "history.csv"
+
+
+@dataclass
+class FitResult:
+    steps: int
+    stopped_early: bool
+    best_step: int | None
+    best_value: float | None
+    validation: dict[str, float]
+    seconds: float
+    examples_per_second: float
+
+
+def step_seed(seed: int, step: int, rank: int, validation: bool = False) -> int:
+    """The random seed of one training step (or validation) on one process: resumed runs replay the same noise."""
+    return int(np.random.SeedSequence([seed, int(validation), step, rank]).generate_state(1)[0])
+
+
+class Trainer:
+    """Trains any :class:`GenerativeModel`; writes checkpoints and logs under ``output_dir``."""
+
+    def __init__(self, config: TrainerConfig, output_dir: str | Path) -> None:
+        self.config = config
+        self.output_dir = Path(output_dir)
+        self.checkpoint_path = self.output_dir / CHECKPOINT_NAME
+        self.fabric: Fabric | None = None
+
+    @property
+    def is_global_zero(self) -> bool:
+        return self.fabric is None or self.fabric.is_global_zero
+
+    def setup_fabric(self, multiple_phases: bool) -> Fabric:
+        """Create and launch Fabric; with ``strategy="ddp"`` this starts the other processes."""
+        strategy = self.config.strategy
+        if strategy == "ddp" and multiple_phases:
+            # Each phase updates only its own parameters, so the others are unused in its backward pass.
+            strategy = "ddp_find_unused_parameters_true"
+        loggers = [TensorBoardLogger(self.output_dir, name="tensorboard", version="")] if self.config.tensorboard else []
+        fabric = Fabric(
+            accelerator=self.config.accelerator,
+            devices=self.config.devices,
+            strategy=strategy,
+            precision=self.config.precision,
+            num_nodes=self.config.num_nodes,
+            loggers=loggers,
+        )
+        fabric.launch()
+        self.fabric = fabric
+        return fabric
+
+    def fit(
+        self,
+        model: GenerativeModel,
+        train: Columns,
+        validation: Columns | None = None,
+        resume: bool = False,
+    ) -> FitResult:
+        config = self.config
+        phases = model.training_phases()
+        fabric = self.fabric or self.setup_fabric(multiple_phases=len(phases) > 1)
+
+        optimizers = [self._make_optimizer(phase) for phase in phases]
+        schedulers = [self._make_scheduler(optimizer) for optimizer in optimizers]
+        checkpoint = self._load_resume_checkpoint(model) if resume else None
+        if checkpoint is not None:
+            model.load_state_dict(checkpoint.model)
+        fabric_model, *fabric_optimizers = fabric.setup(model, *optimizers)
+        fabric_model.mark_forward_method("loss")
+        state = _TrainingState(config.monitor, config.early_stopping_patience)
+        start_step = 0
+        if checkpoint is not None:
+            for phase, optimizer, scheduler in zip(phases, optimizers, schedulers):
+                optimizer.load_state_dict(checkpoint.optimizers[phase.name])
+                scheduler.load_state_dict(checkpoint.schedulers[phase.name])
+            state.load(checkpoint)
+            start_step = checkpoint.step
+            fabric.print(f"resuming from {self.checkpoint_path} at step {start_step}")
+
+        train = {name: fabric.to_device(column) for name, column in train.items()}
+        validation = {name: fabric.to_device(column) for name, column in validation.items()} if validation else None
+        schedule = BatchSchedule(
+            len(next(iter(train.values()))), config.batch_size, fabric.world_size, fabric.global_rank, config.seed
+        )
+        batches_per_step = sum(phase.steps for phase in phases)
+        with model.evaluating(), torch.no_grad():
+            metric_names = sorted(model.loss(take(train, schedule.indices(0))))
+        history = (
+            HistoryWriter(self.output_dir / HISTORY_NAME, [*metric_names, "learning_rate"], resume_step=start_step)
+            if fabric.is_global_zero
+            else None
+        )
+        progress = TrainingProgress(config.max_steps, start_step, enabled=config.progress_bar and fabric.is_global_zero)
+
+        running = _RunningMeans()
+        step = start_step
+        started = time.perf_counter()
+        last_validation: dict[str, float] = {}
+        fabric_model.train()
+        try:
+            while step < config.max_steps:
+                torch.manual_seed(step_seed(config.seed, step, fabric.global_rank))
+                batch_number = step * batches_per_step
+                for phase, optimizer in zip(phases, fabric_optimizers):
+                    for _ in range(phase.steps):
+                        batch = take(train, schedule.indices(batch_number))
+                        batch_number += 1
+                        losses = fabric_model.loss(batch, phase=phase.name)
+                        self._check_finite(losses, step, phase)
+                        optimizer.zero_grad(set_to_none=True)
+                        fabric.backward(losses[phase.loss_key])
+                        if config.gradient_clip_norm is not None:
+                            fabric.clip_gradients(fabric_model, optimizer, max_norm=config.gradient_clip_norm)
+                        optimizer.step()
+                        running.add(losses)
+                for scheduler in schedulers:
+                    scheduler.step()
+                step += 1
+
+                if step % config.log_every == 0 or step == config.max_steps:
+                    means = running.pop_means()
+                    means["learning_rate"] = schedulers[-1].get_last_lr()[0]
+                    fabric.log_dict({f"train/{name}": value for name, value in means.items()}, step=step)
+                    if history is not None:
+                        history.write(step, "train", means)
+                    progress.show_losses(means)
+                if validation is not None and (step % config.val_every == 0 or step == config.max_steps):
+                    last_validation = self.validate(fabric_model, validation)
+                    fabric.log_dict({f"validation/{name}": value for name, value in last_validation.items()}, step=step)
+                    if history is not None:
+                        history.write(step, "validation", last_validation)
+                    state.observe(step, last_validation, model)
+                if step % config.checkpoint_every == 0 or step == config.max_steps or state.should_stop:
+                    self._save_checkpoint(step, model, phases, optimizers, schedulers, state)
+                progress.advance(step)
+                if state.should_stop:
+                    fabric.print(
+                        f"early stopping at step {step}: validation {config.monitor} has not improved "
+                        f"for {config.early_stopping_patience} validations (best {state.best_value:.4f} "
+                        f"at step {state.best_step})"
+                    )
+                    break
+        finally:
+            progress.close()
+            if history is not None:
+                history.close()
+
+        seconds = time.perf_counter() - started
+        steps_run = step - start_step
+        if config.restore_best and state.best_model is not None:
+            model.load_state_dict(state.best_model)
+        examples = steps_run * batches_per_step * config.batch_size * fabric.world_size
+        return FitResult(
+            steps=step,
+            stopped_early=state.should_stop,
+            best_step=state.best_step,
+            best_value=state.best_value,
+            validation=last_validation,
+            seconds=seconds,
+            examples_per_second=examples / seconds if seconds > 0 else math.nan,
+        )
+
+    def validate(self, fabric_model: torch.nn.Module, validation: Columns) -> dict[str, float]:
+        """Mean of every loss over the validation set (sharded over processes), in eval mode."""
+        fabric = self.fabric
+        assert fabric is not None
+        size = len(next(iter(validation.values())))
+        shard = torch.arange(fabric.global_rank, size, fabric.world_size)
+        sums: dict[str, torch.Tensor] = {}
+        torch.manual_seed(step_seed(self.config.seed, 0, fabric.global_rank, validation=True))
+        # The unwrapped module: shards may differ in length, and DDP's forward must run equally often.
+        module = fabric_model.module
+        module.eval()
+        with torch.no_grad(), fabric.autocast():
+            for chunk in shard.split(self.config.batch_size):
+                losses = module.loss(take(validation, chunk))
+                for name, value in losses.items():
+                    sums[name] = sums.get(name, 0.0) + value.detach().float() * len(chunk)
+        module.train()
+        totals = fabric.all_reduce(torch.stack([*sums.values()]), reduce_op="sum")
+        return {name: float(total) / size for name, total in zip(sums, totals)}
+
+    # --- building blocks ------------------------------------------------------------------
+    def _make_optimizer(self, phase: TrainingPhase) -> torch.optim.Optimizer:
+        config = self.config
+        lr = config.phase_learning_rates.get(phase.name, config.learning_rate)
+        if config.optimizer == "sgd":
+            return torch.optim.SGD(phase.parameters, lr=lr, momentum=config.betas[0], weight_decay=config.weight_decay)
+        optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+        return optimizer_class(phase.parameters, lr=lr, betas=config.betas, weight_decay=config.weight_decay)
+
+    def _make_scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
+        """Linear warm-up, then constant, cosine or linear decay to zero at ``max_steps``."""
+        warmup, total, shape = self.config.warmup_steps, self.config.max_steps, self.config.lr_schedule
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            if shape == "cosine":
+                return 0.5 * (1.0 + math.cos(math.pi * progress))
+            if shape == "linear":
+                return 1.0 - progress
+            return 1.0
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+    def _check_finite(self, losses: Mapping[str, torch.Tensor], step: int, phase: TrainingPhase) -> None:
+        """Stop before a NaN or infinite loss reaches the weights; agree across processes."""
+        values = torch.stack([value.detach().float() for value in losses.values()])
+        bad = (~torch.isfinite(values)).sum()
+        if self.fabric is not None and self.fabric.world_size > 1:
+            bad = self.fabric.all_reduce(bad, reduce_op="sum")
+        if int(bad) == 0:
+            return
+        found = ", ".join(f"{name}={float(value.detach())}" for name, value in losses.items())
+        last = f"{self.checkpoint_path} (intact)" if self.checkpoint_path.is_file() else "none was written yet"
+        raise TrainingDivergedError(
+            f"a non-finite loss at step {step} ({phase.name} phase: {found}); the weights were not updated. "
+            f"Last good checkpoint: {last}. Lower the learning rate, set gradient_clip_norm, or check the data."
+        )
+
+    def _load_resume_checkpoint(self, model: GenerativeModel) -> TrainingCheckpoint | None:
+        if not self.checkpoint_path.is_file():
+            log.warning("no checkpoint at %s; starting from step 0", self.checkpoint_path)
+            return None
+        checkpoint = load_checkpoint(self.checkpoint_path)
+        expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+        found = {name: tuple(t.shape) for name, t in checkpoint.model.items()}
+        if expected != found:
+            raise CheckpointError(
+                f"{self.checkpoint_path} was written by a different model: "
+                f"{sorted(set(expected.items()) ^ set(found.items()))[:6]}"
+            )
+        return checkpoint
+
+    def _save_checkpoint(self, step, model, phases, optimizers, schedulers, state: _TrainingState) -> None:
+        assert self.fabric is not None
+        if self.fabric.is_global_zero:
+            save_checkpoint(
+                self.checkpoint_path,
+                TrainingCheckpoint(
+                    step=step,
+                    model=model.state_dict(),
+                    optimizers={phase.name: opt.state_dict() for phase, opt in zip(phases, optimizers)},
+                    schedulers={phase.name: sch.state_dict() for phase, sch in zip(phases, schedulers)},
+                    trainer_state=state.to_dict(),
+                    best_model=state.best_model,
+                ),
+            )
+        self.fabric.barrier()
+
+
+class _RunningMeans:
+    """Sums of each logged loss since the last log line, kept on the device to avoid syncs."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, losses: Mapping[str, torch.Tensor]) -> None:
+        for name, value in losses.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value.detach().float()
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def pop_means(self) -> dict[str, float]:
+        means = {name: float(total) / self.counts[name] for name, total in self.sums.items()}
+        self.sums, self.counts = {}, {}
+        return means
+
+
+class _TrainingState:
+    """Best validation value, its weights, and the early-stopping count."""
+
+    def __init__(self, monitor: str | None, patience: int | None) -> None:
+        self.monitor, self.patience = monitor, patience
+        self.best_value: float | None = None
+        self.best_step: int | None = None
+        self.best_model: dict[str, torch.Tensor] | None = None
+        self.validations_without_improvement = 0
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience is not None and self.validations_without_improvement >= self.patience
+
+    def observe(self, step: int, metrics: Mapping[str, float], model: GenerativeModel) -> None:
+        if self.monitor is None:
+            return
+        if self.monitor not in metrics:
+            raise KeyError(f"monitor {self.monitor!r} is not a validation loss; the model reports {sorted(metrics)}")
+        value = metrics[self.monitor]
+        if self.best_value is None or value < self.best_value:
+            self.best_value, self.best_step = value, step
+            self.best_model = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+            self.validations_without_improvement = 0
+        else:
+            self.validations_without_improvement += 1
+
+    def to_dict(self) -> dict:
+        return {
+            "best_value": self.best_value,
+            "best_step": self.best_step,
+            "validations_without_improvement": self.validations_without_improvement,
+        }
+
+    def load(self, checkpoint: TrainingCheckpoint) -> None:
+        saved = checkpoint.trainer_state
+        self.best_value, self.best_step = saved["best_value"], saved["best_step"]
+        self.validations_without_improvement = saved["validations_without_improvement"]
+        self.best_model = checkpoint.best_model

@@ -1,0 +1,18 @@
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture
+def binary_images() -> torch.Tensor:
+    """64 binary 8x8 images with structure (a bar per row), so models have something to learn."""
+    generator = torch.Generator().manual_seed(0)
+    base = torch.zeros(64, 1, 8, 8)
+    rows = torch.randint(0, 8, (64,), generator=generator)
+    base[torch.arange(64), 0, rows, :] = 1.0
+    flips = torch.rand(base.shape, generator=generator) < 0.05
+    return torch.where(flips, 1.0 - base, base)
