@@ -1,0 +1,112 @@
+"""From a :class:`DataSpec` to seeded train/validation/test splits with their provenance."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from genmodels.data.registry import DATASETS
+from genmodels.data.readers import as_float_images, read_array_file, read_idx_directory, read_image_folder
+from genmodels.data.spec import DataSpec, DataSplits, ImageSplit
+from genmodels.errors import DataError
+
+# ITU-R BT.601 luma weights, for converting colour to grey.
+LUMA = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+SPLIT_NAMES = ("train", "validation", "test")
+
+
+def load_data(spec: DataSpec | str) -> DataSplits:
+    """Load, prepare and split a data set; the same spec always gives the same tensors."""
+    spec = DataSpec(name=spec) if isinstance(spec, str) else spec
+    images, labels, source, class_names = _read_source(spec)
+    content_hash = _content_hash(images, labels)
+    images = _convert(torch.from_numpy(as_float_images(np.asarray(images), source)), spec)
+    labels_tensor = torch.from_numpy(np.asarray(labels).astype(np.int64)) if labels is not None else None
+    if labels_tensor is not None and len(labels_tensor) != len(images):
+        raise DataError(f"{source}: {len(images)} images but {len(labels_tensor)} labels")
+    splits = _split(images, labels_tensor, spec, source)
+    if spec.binarize:
+        splits = [_binarize(split, spec.split_seed * 3 + index) for index, split in enumerate(splits)]
+    info: dict[str, Any] = {
+        "spec": spec.to_dict(),
+        "source": source,
+        "sha256": content_hash,
+        "sizes": {name: len(split) for name, split in zip(SPLIT_NAMES, splits)},
+        "data_shape": list(images.shape[1:]),
+        "binarized": spec.binarize,
+        "num_classes": int(labels_tensor.max()) + 1 if labels_tensor is not None else None,
+        "class_names": class_names or _numbered_classes(labels_tensor),
+    }
+    return DataSplits(*splits, info=info)
+
+
+def _read_source(spec: DataSpec) -> tuple[np.ndarray, np.ndarray | None, str, list[str] | None]:
+    if spec.name in DATASETS:
+        images, labels = DATASETS[spec.name].load()
+        return images, labels, spec.name, None
+    path = Path(spec.name).expanduser()
+    if not path.exists():
+        raise DataError(
+            f"{spec.name!r} is neither a built-in data set ({', '.join(sorted(DATASETS))}) nor an existing path"
+        )
+    source = str(path.resolve())
+    if path.is_file():
+        if path.suffix not in (".npy", ".npz"):
+            raise DataError(f"{path}: expected a .npy or .npz file, a folder of images, or a folder of IDX files")
+        images, labels = read_array_file(path)
+        return images, labels, source, None
+    if any("idx3-ubyte" in child.name for child in path.iterdir()):
+        (images, labels), _ = read_idx_directory(path)
+        return images, labels, source, None
+    images, labels, class_names, _ = read_image_folder(path, spec.channels, spec.image_size)
+    return images, labels, source, class_names
+
+
+def _content_hash(images: np.ndarray, labels: np.ndarray | None) -> str:
+    """SHA-256 of the raw images and labels as read: identifies the data whatever its source."""
+    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes())
+    if labels is not None:
+        digest.update(np.ascontiguousarray(labels).tobytes())
+    return digest.hexdigest()
+
+
+def _numbered_classes(labels: torch.Tensor | None) -> list[str] | None:
+    return [str(label) for label in range(int(labels.max()) + 1)] if labels is not None else None
+
+
+def _convert(images: torch.Tensor, spec: DataSpec) -> torch.Tensor:
+    """Apply the spec's channel count and size (antialiased bilinear resize)."""
+    if spec.channels == 3 and images.shape[1] == 1:
+        images = images.repeat(1, 3, 1, 1)
+    elif spec.channels == 1 and images.shape[1] == 3:
+        images = (images * LUMA).sum(1, keepdim=True)
+    if spec.image_size is not None and images.shape[-2:] != (spec.image_size, spec.image_size):
+        size = (spec.image_size, spec.image_size)
+        images = F.interpolate(images, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return images.clamp(0.0, 1.0).contiguous()
+
+
+def _split(images: torch.Tensor, labels: torch.Tensor | None, spec: DataSpec, source: str) -> list[ImageSplit]:
+    """One seeded permutation: test first, then validation, the rest for training."""
+    size = len(images)
+    order = torch.randperm(size, generator=torch.Generator().manual_seed(spec.split_seed))
+    n_test, n_validation = round(size * spec.test_fraction), round(size * spec.validation_fraction)
+    bounds = {"test": (0, n_test), "validation": (n_test, n_test + n_validation), "train": (n_test + n_validation, size)}
+    splits = []
+    for name in SPLIT_NAMES:
+        start, stop = bounds[name]
+        if stop <= start and (name == "train" or getattr(spec, f"{name}_fraction") > 0):
+            raise DataError(f"{source}: {size} images are too few for a non-empty {name} split")
+        indices = order[start:stop]
+        splits.append(ImageSplit(images[indices], labels[indices] if labels is not None else None))
+    return splits
+
+
+def _binarize(split: ImageSplit, seed: int) -> ImageSplit:
+    generator = torch.Generator().manual_seed(seed)
+    return ImageSplit(torch.bernoulli(split.images, generator=generator), split.labels)

@@ -1,0 +1,34 @@
+"""Named data sets that ship with the library (or with a package it depends on)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+RawData = tuple[np.ndarray, "np.ndarray | None"]
+"""Images (N, H, W) or (N, C, H, W) in any supported dtype, and labels (N,) or None."""
+
+
+@dataclass(frozen=True)
+class RegisteredDataset:
+    description: str
+    load: Callable[[], RawData]
+
+
+DATASETS: dict[str, RegisteredDataset] = {}
+
+
+def register_dataset(name: str, description: str):
+    """Decorator: make ``load() -> (images, labels)`` available as data set ``name``."""
+
+    def register(load: Callable[[], RawData]) -> Callable[[], RawData]:
+        DATASETS[name] = RegisteredDataset(description, load)
+        return load
+
+    return register
+
+
+def list_datasets() -> dict[str, str]:
+    return {name: dataset.description for name, dataset in sorted(DATASETS.items())}

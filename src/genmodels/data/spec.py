@@ -1,0 +1,83 @@
+"""What data to load (``DataSpec``) and what comes back (``DataSplits`` of ``ImageSplit``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from genmodels.dataclass_json import dataclass_from_dict
+from genmodels.errors import DataError
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """A data set and how to prepare it; saved in every run so the same data can be rebuilt."""
+
+    name: str
+    """A registered name (``genmodels datasets``) or a path: image folder, ``.npy``/``.npz`` file, IDX directory."""
+    binarize: bool = False
+    """Statically binarize: each pixel ~ Bernoulli(intensity), drawn once with a fixed seed."""
+    image_size: int | None = None
+    """Resize to ``image_size`` x ``image_size``; needed for a folder of images of mixed sizes."""
+    channels: int | None = None
+    """1 or 3 to convert; None keeps what the data has."""
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_seed: int = 0
+
+    def __post_init__(self) -> None:
+        fractions = (self.validation_fraction, self.test_fraction)
+        if any(not 0 <= fraction < 1 for fraction in fractions) or sum(fractions) >= 1:
+            raise DataError(
+                f"validation_fraction and test_fraction must be in [0, 1) and sum to less than 1, got {fractions}"
+            )
+        if self.channels not in (None, 1, 3):
+            raise DataError(f"channels must be 1 or 3, got {self.channels}")
+        if self.image_size is not None and self.image_size < 1:
+            raise DataError(f"image_size must be positive, got {self.image_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> DataSpec:
+        try:
+            return dataclass_from_dict(cls, values)
+        except (TypeError, ValueError) as error:
+            if isinstance(error, DataError):
+                raise
+            raise DataError(str(error)) from None
+
+
+@dataclass
+class ImageSplit:
+    """Images as float32 ``(N, C, H, W)`` in [0, 1], with int64 labels ``(N,)`` where known."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The batch format models consume: ``{"x": images}`` plus ``{"y": labels}``."""
+        columns = {"x": self.images}
+        if self.labels is not None:
+            columns["y"] = self.labels
+        return columns
+
+
+@dataclass
+class DataSplits:
+    train: ImageSplit
+    validation: ImageSplit
+    test: ImageSplit
+    info: dict[str, Any]
+    """Provenance, JSON-ready: spec, source, sha256, sizes, data_shape, binarized, classes."""
+
+    @property
+    def data_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train.images.shape[1:])
