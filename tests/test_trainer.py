@@ -146,3 +146,17 @@ def test_gradient_clipping_and_schedules_run(binary_images, tmp_path):
     assert result.steps == 10
     rows = list(csv.DictReader((tmp_path / "history.csv").open()))
     assert float(rows[-1]["learning_rate"]) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_bf16_mixed_precision_trains_on_cpu(binary_images, tmp_path):
+    model = vae()
+    result = Trainer(quiet(max_steps=20, precision="bf16-mixed"), tmp_path).fit(model, {"x": binary_images})
+    assert result.steps == 20
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_resuming_a_finished_early_stopped_run_trains_no_further(binary_images, tmp_path):
+    config = quiet(max_steps=400, val_every=5, early_stopping_patience=3, learning_rate=0.05)
+    first = Trainer(config, tmp_path).fit(vae(), {"x": binary_images}, {"x": binary_images[:32]})
+    again = Trainer(config, tmp_path).fit(vae(), {"x": binary_images}, {"x": binary_images[:32]}, resume=True)
+    assert again.steps == first.steps and again.best_step == first.best_step

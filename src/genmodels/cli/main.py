@@ -232,7 +232,7 @@ def models() -> None:
 @app.command(epilog="Example:\n\n  genmodels demo -o demo-output")
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the two runs.")] = Path("demo-output"),
-    steps: Annotated[int, typer.Option(help="Training steps per model.")] = 3000,
+    steps: Annotated[int, typer.Option(help="Training steps per model.")] = 10000,
 ) -> None:
     """Train the digits VAE (2-D latent) and the digits GAN; write sample grids, latent map and curves."""
     from genmodels.runs import default_run_dir, make_spec, train_run

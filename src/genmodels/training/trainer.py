@@ -132,7 +132,7 @@ class Trainer:
         last_validation: dict[str, float] = {}
         fabric_model.train()
         try:
-            while step < config.max_steps:
+            while step < config.max_steps and not state.should_stop:
                 torch.manual_seed(step_seed(config.seed, step, fabric.global_rank))
                 batch_number = step * batches_per_step
                 for phase, optimizer in zip(phases, fabric_optimizers):
