@@ -77,7 +77,7 @@ def test_gan_run_and_listing_commands(tmp_path):
 
 
 def test_help_has_examples():
-    for command in ("train", "sample", "evaluate"):
+    for command in ("train", "sample", "evaluate", "datasets", "models", "demo"):
         assert "Examples" in invoke(command, "--help").output
 
 

@@ -1,5 +1,5 @@
 """``python -m genmodels`` runs the command line."""
 
-from genmodels.cli.main import app
+from genmodels.cli.main import main
 
-app()
+main()

@@ -100,6 +100,9 @@ def train_run(spec: RunSpec, run_dir: str | Path, resume: bool = False) -> RunOu
         _check_run_dir(spec, run_dir, resume)
     data = load_data(spec.data)
     model = build_model_for(spec, data.data_shape)
+    with model.evaluating(), torch.no_grad():
+        # a dry run on a few examples: a model/data mismatch surfaces before anything is written
+        model.loss({name: column[:2] for name, column in data.train.tensors().items()})
     trainer = Trainer(spec.trainer, run_dir)
     fabric = trainer.setup_fabric(multiple_phases=len(model.training_phases()) > 1)
     if fabric.is_global_zero:

@@ -151,18 +151,18 @@ def sample(
     run: Annotated[Path, typer.Argument(help="Run directory or saved model directory.")],
     n: Annotated[int, typer.Option("-n", help="Number of samples.")] = 64,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file.")] = Path("samples.png"),
-    format: Annotated[str, typer.Option(help="png (a grid image) or npy (an array, shape (n, C, H, W), values in [0, 1]).")] = "png",
+    output_format: Annotated[str, typer.Option("--format", help="png (a grid image) or npy (an array, shape (n, C, H, W), values in [0, 1]).")] = "png",
     seed: Annotated[int, typer.Option(help="Sampling seed: the same seed gives the same samples.")] = 0,
 ) -> None:
     """Draw samples from a trained model, as a grid picture or an array."""
     import genmodels
     from genmodels.plotting import save_image_grid
 
-    if format not in ("png", "npy"):
-        raise typer.BadParameter(f"--format must be png or npy, got {format!r}")
+    if output_format not in ("png", "npy"):
+        raise typer.BadParameter(f"--format must be png or npy, got {output_format!r}")
     model = genmodels.load(run)
     images = model.sample(n, generator=torch.Generator().manual_seed(seed))
-    if format == "npy":
+    if output_format == "npy":
         np.save(output, images.cpu().numpy())
     else:
         save_image_grid(images, output)
@@ -192,7 +192,7 @@ def evaluate(
     model = genmodels.load(run)
     data = load_data(spec.data)
     metrics = evaluate_split(model, data, split)
-    result = {"run": str(run), "model": spec.model, "data": data.info, "versions": software_versions(), **metrics}
+    result = {"run": str(run), "spec": spec.to_dict(), "data": data.info, "versions": software_versions(), **metrics}
     output = output or run / f"evaluation-{split}.json"
     write_text_atomic(output, json.dumps(result, indent=2) + "\n")
     if "likelihood" in metrics:
@@ -206,7 +206,7 @@ def evaluate(
     console.print(f"wrote {output}")
 
 
-@app.command()
+@app.command(epilog="Examples:\n\n  genmodels datasets\n\n  genmodels train vae --data mnist5k")
 def datasets() -> None:
     """List the built-in data sets (a path to images, .npy/.npz or IDX files works too)."""
     from genmodels.data import list_datasets
@@ -217,7 +217,7 @@ def datasets() -> None:
     console.print(table)
 
 
-@app.command()
+@app.command(epilog="Examples:\n\n  genmodels models\n\n  genmodels train gan --data digits")
 def models() -> None:
     """List the registered models and what their log_prob returns."""
     from genmodels.models import MODEL_REGISTRY
@@ -229,7 +229,7 @@ def models() -> None:
     console.print(table)
 
 
-@app.command(epilog="Example:\n\n  genmodels demo -o demo-output")
+@app.command(epilog="Examples:\n\n  genmodels demo\n\n  genmodels demo -o demo-output --steps 3000")
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the two runs.")] = Path("demo-output"),
     steps: Annotated[int, typer.Option(help="Training steps per model.")] = 10000,
@@ -244,3 +244,15 @@ def demo(
         outcome = train_run(make_spec(model, {"name": "digits"}, trainer=trainer), run_dir)
         assert outcome is not None
         _print_report(run_dir, outcome.report)
+
+
+def main() -> None:
+    """Console entry point: expected errors (bad data, files, settings) as one clear line, not a traceback."""
+    from genmodels.errors import GenmodelsError
+
+    try:
+        app()
+    except (GenmodelsError, FileExistsError, KeyError, ValueError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+        raise SystemExit(1) from None
