@@ -35,9 +35,18 @@ def vae_run(tmp_path_factory) -> Path:
 
 
 def test_train_writes_a_complete_run_directory(vae_run):
-    for name in ("run.json", "history.csv", "report.json", "samples.png", "training_curves.png",
-                 "latent_map.png", "manifold.png", "model/config.json", "model/model.safetensors",
-                 "checkpoints/last.safetensors"):
+    for name in (
+        "run.json",
+        "history.csv",
+        "report.json",
+        "samples.png",
+        "training_curves.png",
+        "latent_map.png",
+        "manifold.png",
+        "model/config.json",
+        "model/model.safetensors",
+        "checkpoints/last.safetensors",
+    ):
         assert (vae_run / name).is_file(), name
     assert any((vae_run / "tensorboard").iterdir())
     run = json.loads((vae_run / "run.json").read_text())
@@ -62,7 +71,10 @@ def test_evaluate_prints_and_writes_negative_elbo(vae_run):
     result = invoke("evaluate", vae_run)
     assert "test negative_elbo" in result.output and "bits/dim" in result.output
     evaluation = json.loads((vae_run / "evaluation-test.json").read_text())
-    assert evaluation["likelihood"]["examples"] == json.loads((vae_run / "run.json").read_text())["data_info"]["sizes"]["test"]
+    assert (
+        evaluation["likelihood"]["examples"]
+        == json.loads((vae_run / "run.json").read_text())["data_info"]["sizes"]["test"]
+    )
     again = invoke("evaluate", vae_run)
     assert again.output.splitlines()[0] == result.output.splitlines()[0], "evaluation is seeded"
 
@@ -88,7 +100,9 @@ def test_existing_run_is_not_overwritten_and_bad_input_is_explained(vae_run, tmp
     assert result.exit_code != 0 and "no-such-set" in str(result.exception)
     result = runner.invoke(app, ["train", "vae", "--data", "digits", "--no-binarize", "-o", str(tmp_path / "y"), *TINY])
     assert result.exit_code != 0 and "binary data" in str(result.exception)
-    result = runner.invoke(app, ["train", "vae", "--data", "digits", "--set", "model.depth=3", "-o", str(tmp_path / "z")])
+    result = runner.invoke(
+        app, ["train", "vae", "--data", "digits", "--set", "model.depth=3", "-o", str(tmp_path / "z")]
+    )
     assert result.exit_code != 0 and "depth" in str(result.exception)
 
 
@@ -111,12 +125,32 @@ def cli_env() -> dict[str, str]:
 
 def test_killed_run_resumes_to_the_uninterrupted_weights(tmp_path):
     """SIGKILL a real training process after a checkpoint, resume it, and compare with a clean run."""
-    settings = ["--data", "digits", "--max-steps", "400", "--batch-size", "32", "--checkpoint-every", "50",
-                "--val-every", "100", "--no-progress"]
-    subprocess.run(cli("train", "vae", *settings, "-o", tmp_path / "clean"), env=cli_env(), check=True,
-                   capture_output=True, timeout=300)
-    process = subprocess.Popen(cli("train", "vae", *settings, "-o", tmp_path / "killed"), env=cli_env(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    settings = [
+        "--data",
+        "digits",
+        "--max-steps",
+        "400",
+        "--batch-size",
+        "32",
+        "--checkpoint-every",
+        "50",
+        "--val-every",
+        "100",
+        "--no-progress",
+    ]
+    subprocess.run(
+        cli("train", "vae", *settings, "-o", tmp_path / "clean"),
+        env=cli_env(),
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    process = subprocess.Popen(
+        cli("train", "vae", *settings, "-o", tmp_path / "killed"),
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     checkpoint = tmp_path / "killed" / "checkpoints" / "last.safetensors"
     deadline = time.time() + 120
     while not checkpoint.exists() and time.time() < deadline:
@@ -124,23 +158,46 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (tmp_path / "killed" / "model").exists(), "the run was killed before it finished"
-    subprocess.run(cli("train", "vae", *settings, "-o", tmp_path / "killed", "--resume"), env=cli_env(),
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        cli("train", "vae", *settings, "-o", tmp_path / "killed", "--resume"),
+        env=cli_env(),
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     clean = load_file(str(tmp_path / "clean" / "model" / "model.safetensors"))
     resumed = load_file(str(tmp_path / "killed" / "model" / "model.safetensors"))
     assert all((clean[name] == resumed[name]).all() for name in clean)
 
 
 def test_resume_refuses_changed_settings(vae_run):
-    result = runner.invoke(app, ["train", "vae", "--data", "digits", "-o", str(vae_run), "--resume", *TINY, "--lr", "0.1"])
+    result = runner.invoke(
+        app, ["train", "vae", "--data", "digits", "-o", str(vae_run), "--resume", *TINY, "--lr", "0.1"]
+    )
     assert result.exit_code != 0 and "learning_rate" in str(result.exception)
 
 
 def test_cli_ddp_on_cpu(tmp_path):
     completed = subprocess.run(
-        cli("train", "vae", "--data", "digits", "--devices", "2", "--strategy", "ddp", "--accelerator", "cpu",
-            "-o", tmp_path / "ddp", *TINY),
-        env=cli_env(), capture_output=True, text=True, timeout=300,
+        cli(
+            "train",
+            "vae",
+            "--data",
+            "digits",
+            "--devices",
+            "2",
+            "--strategy",
+            "ddp",
+            "--accelerator",
+            "cpu",
+            "-o",
+            tmp_path / "ddp",
+            *TINY,
+        ),
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads((tmp_path / "ddp" / "report.json").read_text())

@@ -75,7 +75,9 @@ def test_image_folder_with_class_subfolders(tmp_path):
     data = load_data(DataSpec(str(tmp_path), validation_fraction=0.2, test_fraction=0.2))
     assert data.data_shape == (1, 6, 6)
     assert data.info["class_names"] == ["cats", "dogs"]
-    assert sorted(torch.cat([data.train.labels, data.validation.labels, data.test.labels]).tolist()) == [0] * 5 + [1] * 5
+    assert (
+        sorted(torch.cat([data.train.labels, data.validation.labels, data.test.labels]).tolist()) == [0] * 5 + [1] * 5
+    )
 
 
 def test_image_folder_rgb_resize_and_no_labels(tmp_path):

@@ -31,5 +31,7 @@ def test_two_processes_reach_the_weights_of_one_with_double_batch(tmp_path):
     assert single.keys() == parallel.keys()
     for name in single:
         assert torch.allclose(single[name].float(), parallel[name].float(), atol=1e-5, rtol=1e-5), name
-    validation_rows = [line for line in (tmp_path / "ddp" / "history.csv").read_text().splitlines() if ",validation," in line]
+    validation_rows = [
+        line for line in (tmp_path / "ddp" / "history.csv").read_text().splitlines() if ",validation," in line
+    ]
     assert len(validation_rows) == 3

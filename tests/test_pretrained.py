@@ -44,7 +44,10 @@ def test_gan_round_trip(tmp_path):
     gan = GAN(GANConfig(data_shape=SHAPE))
     gan.save_pretrained(tmp_path)
     loaded = genmodels.load(tmp_path)
-    assert torch.equal(loaded.sample(4, generator=torch.Generator().manual_seed(1)), gan.sample(4, generator=torch.Generator().manual_seed(1)))
+    assert torch.equal(
+        loaded.sample(4, generator=torch.Generator().manual_seed(1)),
+        gan.sample(4, generator=torch.Generator().manual_seed(1)),
+    )
 
 
 def test_wrong_model_type_is_refused(saved_vae):

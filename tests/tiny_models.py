@@ -28,7 +28,9 @@ class DiagonalGaussian(GenerativeModel):
     def __init__(self, config: DiagonalGaussianConfig) -> None:
         super().__init__(config)
         dimensions = math.prod(config.data_shape)
-        self.net = nn.Sequential(nn.Linear(1, config.hidden_dim), nn.Tanh(), nn.Linear(config.hidden_dim, 2 * dimensions))
+        self.net = nn.Sequential(
+            nn.Linear(1, config.hidden_dim), nn.Tanh(), nn.Linear(config.hidden_dim, 2 * dimensions)
+        )
         self.register_buffer("calls", torch.zeros((), dtype=torch.long))
 
     def _distribution(self) -> torch.distributions.Normal:

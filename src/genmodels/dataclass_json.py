@@ -15,7 +15,9 @@ def dataclass_from_dict(cls: type[T], values: Mapping[str, Any]) -> T:
     known = {item.name for item in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(f"{cls.__name__} has no option(s) {', '.join(unknown)}; its options are {', '.join(sorted(known))}")
+        raise ValueError(
+            f"{cls.__name__} has no option(s) {', '.join(unknown)}; its options are {', '.join(sorted(known))}"
+        )
     hints = typing.get_type_hints(cls)
     converted = {
         name: tuple(value) if isinstance(value, list) and "tuple" in str(hints.get(name, "")) else value

@@ -20,6 +20,7 @@ from genmodels.data import DataSpec, DataSplits, load_data
 from genmodels.errors import CheckpointError
 from genmodels.files import write_text_atomic
 from genmodels.models.base import GenerativeModel, get_model_class
+from genmodels.reporting import write_run_report
 from genmodels.training import FitResult, Trainer, TrainerConfig
 from genmodels.versions import software_versions
 
@@ -93,8 +94,6 @@ class RunOutcome:
 
 def train_run(spec: RunSpec, run_dir: str | Path, resume: bool = False) -> RunOutcome | None:
     """Train the spec's model into ``run_dir``; returns None on processes other than the main one."""
-    from genmodels.reporting import write_run_report
-
     run_dir = Path(run_dir)
     if rank_zero_only.rank == 0:
         _check_run_dir(spec, run_dir, resume)
@@ -122,7 +121,9 @@ def _check_run_dir(spec: RunSpec, run_dir: Path, resume: bool) -> None:
     saved_path = run_dir / RUN_FILE
     if not resume:
         if saved_path.exists():
-            raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another directory")
+            raise FileExistsError(
+                f"{run_dir} already holds a run; pass --resume to continue it, or choose another directory"
+            )
         return
     if not saved_path.is_file():
         raise CheckpointError(f"cannot resume: {saved_path} does not exist")

@@ -34,7 +34,9 @@ def _parse_assignments(assignments: list[str]) -> dict[str, dict[str, Any]]:
         key, separator, raw = assignment.partition("=")
         section, dot, name = key.partition(".")
         if not separator or not dot or section not in sections:
-            raise typer.BadParameter(f"{assignment!r}: expected model.NAME=VALUE, data.NAME=VALUE or trainer.NAME=VALUE")
+            raise typer.BadParameter(
+                f"{assignment!r}: expected model.NAME=VALUE, data.NAME=VALUE or trainer.NAME=VALUE"
+            )
         try:
             sections[section][name] = json.loads(raw)
         except json.JSONDecodeError:
@@ -66,10 +68,20 @@ def _read_config_file(path: Path | None) -> dict[str, dict[str, Any]]:
 def train(
     model: Annotated[str, typer.Argument(help="Registered model name (see `genmodels models`).")],
     data: Annotated[Optional[str], typer.Option(help="Data set name (see `genmodels datasets`) or a path.")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Run directory [default: runs/MODEL-DATA].")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="TOML or JSON file with [model], [data], [trainer] sections.")] = None,
-    set_: Annotated[list[str], typer.Option("--set", help="Override one setting: model.latent_dim=16, trainer.lr_schedule=cosine.")] = [],
-    binarize: Annotated[Optional[bool], typer.Option("--binarize/--no-binarize", help="Binarize pixels (default: the model's recommendation).")] = None,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Run directory [default: runs/MODEL-DATA].")
+    ] = None,
+    config: Annotated[
+        Optional[Path], typer.Option(help="TOML or JSON file with [model], [data], [trainer] sections.")
+    ] = None,
+    set_: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", help="Override one setting: model.latent_dim=16, trainer.lr_schedule=cosine."),
+    ] = None,
+    binarize: Annotated[
+        Optional[bool],
+        typer.Option("--binarize/--no-binarize", help="Binarize pixels (default: the model's recommendation)."),
+    ] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="Training steps.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Batch size per device.")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")] = None,
@@ -83,7 +95,9 @@ def train(
     checkpoint_every: Annotated[Optional[int], typer.Option(help="Checkpoint every N steps.")] = None,
     gradient_clip_norm: Annotated[Optional[float], typer.Option(help="Clip the gradient norm to this value.")] = None,
     lr_schedule: Annotated[Optional[str], typer.Option(help="constant, cosine or linear.")] = None,
-    early_stopping_patience: Annotated[Optional[int], typer.Option(help="Stop after N validations without improvement.")] = None,
+    early_stopping_patience: Annotated[
+        Optional[int], typer.Option(help="Stop after N validations without improvement.")
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --output from its last checkpoint.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
@@ -91,7 +105,7 @@ def train(
     from genmodels.runs import default_run_dir, make_spec, train_run
 
     sections = _read_config_file(config)
-    for section, values in _parse_assignments(set_).items():
+    for section, values in _parse_assignments(set_ or []).items():
         sections[section].update(values)
     flags = {
         "max_steps": max_steps,
@@ -151,7 +165,10 @@ def sample(
     run: Annotated[Path, typer.Argument(help="Run directory or saved model directory.")],
     n: Annotated[int, typer.Option("-n", help="Number of samples.")] = 64,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file.")] = Path("samples.png"),
-    output_format: Annotated[str, typer.Option("--format", help="png (a grid image) or npy (an array, shape (n, C, H, W), values in [0, 1]).")] = "png",
+    output_format: Annotated[
+        str,
+        typer.Option("--format", help="png (a grid image) or npy (an array, shape (n, C, H, W), values in [0, 1])."),
+    ] = "png",
     seed: Annotated[int, typer.Option(help="Sampling seed: the same seed gives the same samples.")] = 0,
 ) -> None:
     """Draw samples from a trained model, as a grid picture or an array."""
@@ -176,7 +193,9 @@ def sample(
 def evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory (its data spec is reused).")],
     split: Annotated[str, typer.Option(help="test or validation.")] = "test",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="JSON file [default: RUN/evaluation-SPLIT.json].")] = None,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="JSON file [default: RUN/evaluation-SPLIT.json].")
+    ] = None,
 ) -> None:
     """Evaluate on held-out data: negative ELBO or NLL in nats (and bits/dim on binary data), and the test losses."""
     import genmodels

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from genmodels.data.registry import DATASETS
 from genmodels.data.readers import as_float_images, read_array_file, read_idx_directory, read_image_folder
+from genmodels.data.registry import DATASETS
 from genmodels.data.spec import DataSpec, DataSplits, ImageSplit
 from genmodels.errors import DataError
 
@@ -36,7 +36,7 @@ def load_data(spec: DataSpec | str) -> DataSplits:
         "spec": spec.to_dict(),
         "source": source,
         "sha256": content_hash,
-        "sizes": {name: len(split) for name, split in zip(SPLIT_NAMES, splits)},
+        "sizes": {name: len(split) for name, split in zip(SPLIT_NAMES, splits, strict=False)},
         "data_shape": list(images.shape[1:]),
         "binarized": spec.binarize,
         "num_classes": int(labels_tensor.max()) + 1 if labels_tensor is not None else None,
@@ -96,7 +96,11 @@ def _split(images: torch.Tensor, labels: torch.Tensor | None, spec: DataSpec, so
     size = len(images)
     order = torch.randperm(size, generator=torch.Generator().manual_seed(spec.split_seed))
     n_test, n_validation = round(size * spec.test_fraction), round(size * spec.validation_fraction)
-    bounds = {"test": (0, n_test), "validation": (n_test, n_test + n_validation), "train": (n_test + n_validation, size)}
+    bounds = {
+        "test": (0, n_test),
+        "validation": (n_test, n_test + n_validation),
+        "train": (n_test + n_validation, size),
+    }
     splits = []
     for name in SPLIT_NAMES:
         start, stop = bounds[name]

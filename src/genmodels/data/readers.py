@@ -25,9 +25,7 @@ def as_float_images(array: np.ndarray, source: str) -> np.ndarray:
         array = array.astype(np.float32)
     elif array.dtype.kind in "iu":
         if array.size and (array.min() < 0 or array.max() > 255):
-            raise DataError(
-                f"{source}: integer pixels must lie in 0..255, found {array.min()}..{array.max()}"
-            )
+            raise DataError(f"{source}: integer pixels must lie in 0..255, found {array.min()}..{array.max()}")
         array = array.astype(np.float32) / 255.0
     elif array.dtype.kind == "f":
         if not np.isfinite(array).all():
@@ -76,7 +74,9 @@ def read_array_file(path: Path) -> RawData:
     return images, labels
 
 
-def read_image_folder(folder: Path, channels: int | None, image_size: int | None) -> tuple[np.ndarray, np.ndarray | None, list[str] | None, list[Path]]:
+def read_image_folder(
+    folder: Path, channels: int | None, image_size: int | None
+) -> tuple[np.ndarray, np.ndarray | None, list[str] | None, list[Path]]:
     """Images found recursively, sorted; immediate subfolders are classes (the ImageFolder convention).
 
     Returns uint8 images ``(N, H, W, C)``, labels or None, class names or None, and the files read.
@@ -102,13 +102,15 @@ def read_image_folder(folder: Path, channels: int | None, image_size: int | None
     sizes = {picture.size for picture in pictures}
     if len(sizes) > 1:
         first = files[0]
-        odd = next(path for path, picture in zip(files, pictures) if picture.size != pictures[0].size)
+        odd = next(path for path, picture in zip(files, pictures, strict=False) if picture.size != pictures[0].size)
         raise DataError(
             f"{folder}: images have different sizes ({first.name} is {pictures[0].size}, "
             f"{odd.name} is {pictures[files.index(odd)].size}); set image_size to resize them"
         )
     images = np.stack([np.asarray(picture).reshape(picture.size[1], picture.size[0], channels) for picture in pictures])
-    class_names = sorted({path.relative_to(folder).parts[0] for path in files if len(path.relative_to(folder).parts) > 1})
+    class_names = sorted(
+        {path.relative_to(folder).parts[0] for path in files if len(path.relative_to(folder).parts) > 1}
+    )
     if class_names and all(len(path.relative_to(folder).parts) > 1 for path in files):
         labels = np.array([class_names.index(path.relative_to(folder).parts[0]) for path in files], dtype=np.int64)
         return images, labels, class_names, files
@@ -117,9 +119,7 @@ def read_image_folder(folder: Path, channels: int | None, image_size: int | None
 
 def read_idx_directory(folder: Path) -> tuple[RawData, list[Path]]:
     """All ``*-images-idx3-ubyte[.gz]`` files of a directory with their ``*-labels-idx1-ubyte`` partners."""
-    image_files = sorted(
-        path for path in folder.iterdir() if "images" in path.name and "idx3-ubyte" in path.name
-    )
+    image_files = sorted(path for path in folder.iterdir() if "images" in path.name and "idx3-ubyte" in path.name)
     if not image_files:
         raise DataError(f"{folder}: no MNIST-format image files (*-images-idx3-ubyte[.gz]) found")
     images, labels, read = [], [], []
@@ -130,7 +130,9 @@ def read_idx_directory(folder: Path) -> tuple[RawData, list[Path]]:
         if label_file.exists():
             file_labels = read_idx(label_file, expected_dims=1)
             if len(file_labels) != len(images[-1]):
-                raise DataError(f"{label_file}: {len(file_labels)} labels for {len(images[-1])} images in {image_file.name}")
+                raise DataError(
+                    f"{label_file}: {len(file_labels)} labels for {len(images[-1])} images in {image_file.name}"
+                )
             labels.append(file_labels.astype(np.int64))
             read.append(label_file)
     all_labels = np.concatenate(labels) if len(labels) == len(images) else None

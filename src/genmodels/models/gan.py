@@ -89,9 +89,9 @@ class GAN(GenerativeModel):
             losses["discriminator_loss"] = F.binary_cross_entropy_with_logits(
                 real_logits, torch.ones_like(real_logits)
             ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-            losses["discriminator_accuracy"] = 0.5 * (
-                (real_logits > 0).float().mean() + (fake_logits < 0).float().mean()
-            ).detach()
+            losses["discriminator_accuracy"] = (
+                0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean()).detach()
+            )
         if phase in (None, "generator"):
             fake_logits = self.discriminate(self.generate(z))
             losses["generator_loss"] = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))

@@ -102,7 +102,9 @@ def _check_shapes(model: GenerativeModel, weights: Path) -> None:
         with safe_open(str(weights), framework="pt") as stored:
             found = {name: tuple(stored.get_slice(name).get_shape()) for name in stored.keys()}
     except (SafetensorError, OSError) as error:
-        raise CheckpointError(f"{weights} is not a readable safetensors file ({error}); it is corrupt or truncated") from None
+        raise CheckpointError(
+            f"{weights} is not a readable safetensors file ({error}); it is corrupt or truncated"
+        ) from None
     mismatched = [
         f"{name}: saved {found[name]}, model expects {expected[name]}"
         for name in sorted(found.keys() & expected.keys())

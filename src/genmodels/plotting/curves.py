@@ -16,11 +16,11 @@ def plot_training_curves(history_path: str | Path, path: str | Path) -> Path:
     metrics = [name for name in rows[0] if name not in ("step", "split", "learning_rate")]
     figure = Figure(figsize=(4.0 * len(metrics), 3.2), layout="constrained")
     axes = figure.subplots(1, len(metrics), squeeze=False)[0]
-    for axis, metric in zip(axes, metrics):
+    for axis, metric in zip(axes, metrics, strict=False):
         for split, style in (("train", "-"), ("validation", "o-")):
             points = [(int(row["step"]), float(row[metric])) for row in rows if row["split"] == split and row[metric]]
             if points:
-                steps, values = zip(*points)
+                steps, values = zip(*points, strict=False)
                 axis.plot(steps, values, style, label=split, markersize=3)
         axis.set_title(metric)
         axis.set_xlabel("step")

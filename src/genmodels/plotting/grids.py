@@ -28,9 +28,7 @@ def image_grid(images: torch.Tensor, columns: int | None = None, padding: int = 
     return grid[..., 0] if channels == 1 else grid
 
 
-def save_image_grid(
-    images: torch.Tensor, path: str | Path, columns: int | None = None, min_size: int = 512
-) -> Path:
+def save_image_grid(images: torch.Tensor, path: str | Path, columns: int | None = None, min_size: int = 512) -> Path:
     """Write the grid as a PNG, enlarged by a whole factor so it is at least ``min_size`` pixels wide."""
     grid = image_grid(images, columns)
     scale = max(1, math.ceil(min_size / grid.shape[1]))

@@ -70,7 +70,9 @@ class Trainer:
         if strategy == "ddp" and multiple_phases:
             # Each phase updates only its own parameters, so the others are unused in its backward pass.
             strategy = "ddp_find_unused_parameters_true"
-        loggers = [TensorBoardLogger(self.output_dir, name="tensorboard", version="")] if self.config.tensorboard else []
+        loggers = (
+            [TensorBoardLogger(self.output_dir, name="tensorboard", version="")] if self.config.tensorboard else []
+        )
         fabric = Fabric(
             accelerator=self.config.accelerator,
             devices=self.config.devices,
@@ -104,7 +106,7 @@ class Trainer:
         state = _TrainingState(config.monitor, config.early_stopping_patience)
         start_step = 0
         if checkpoint is not None:
-            for phase, optimizer, scheduler in zip(phases, optimizers, schedulers):
+            for phase, optimizer, scheduler in zip(phases, optimizers, schedulers, strict=False):
                 optimizer.load_state_dict(checkpoint.optimizers[phase.name])
                 scheduler.load_state_dict(checkpoint.schedulers[phase.name])
             state.load(checkpoint)
@@ -135,7 +137,7 @@ class Trainer:
             while step < config.max_steps and not state.should_stop:
                 torch.manual_seed(step_seed(config.seed, step, fabric.global_rank))
                 batch_number = step * batches_per_step
-                for phase, optimizer in zip(phases, fabric_optimizers):
+                for phase, optimizer in zip(phases, fabric_optimizers, strict=False):
                     for _ in range(phase.steps):
                         batch = take(train, schedule.indices(batch_number))
                         batch_number += 1
@@ -212,7 +214,7 @@ class Trainer:
                     sums[name] = sums.get(name, 0.0) + value.detach().float() * len(chunk)
         module.train()
         totals = fabric.all_reduce(torch.stack([*sums.values()]), reduce_op="sum")
-        return {name: float(total) / size for name, total in zip(sums, totals)}
+        return {name: float(total) / size for name, total in zip(sums, totals, strict=False)}
 
     # --- building blocks ------------------------------------------------------------------
     def _make_optimizer(self, phase: TrainingPhase) -> torch.optim.Optimizer:
@@ -276,8 +278,8 @@ class Trainer:
                 TrainingCheckpoint(
                     step=step,
                     model=model.state_dict(),
-                    optimizers={phase.name: opt.state_dict() for phase, opt in zip(phases, optimizers)},
-                    schedulers={phase.name: sch.state_dict() for phase, sch in zip(phases, schedulers)},
+                    optimizers={phase.name: opt.state_dict() for phase, opt in zip(phases, optimizers, strict=False)},
+                    schedulers={phase.name: sch.state_dict() for phase, sch in zip(phases, schedulers, strict=False)},
                     trainer_state=state.to_dict(),
                     best_model=state.best_model,
                 ),
