@@ -53,9 +53,10 @@ def test_train_writes_a_complete_run_directory(vae_run):
     assert run["model"] == "vae" and run["data"]["name"] == "digits" and run["data"]["binarize"] is True
     assert run["trainer"]["seed"] == 0 and "torch" in run["versions"] and run["data_info"]["sha256"]
     report = json.loads((vae_run / "report.json").read_text())
-    likelihood = report["test"]["likelihood"]
-    assert likelihood["metric"] == "negative_elbo" and likelihood["nats"] > 0
-    assert likelihood["bits_per_dim"] == pytest.approx(likelihood["nats"] / (64 * np.log(2)))
+    elbo, nll = report["test"]["likelihood"]["negative_elbo"], report["test"]["likelihood"]["negative_log_likelihood"]
+    assert nll["importance_samples"] == 1000 and 0 < nll["nats"] < elbo["nats"], "IWAE is the tighter bound"
+    assert elbo["bits_per_dim"] == pytest.approx(elbo["nats"] / (64 * np.log(2)))
+    assert report["pictures"]["reconstructions"].endswith("reconstructions.png")
 
 
 def test_sample_png_and_npy(vae_run, tmp_path):
@@ -68,15 +69,28 @@ def test_sample_png_and_npy(vae_run, tmp_path):
 
 
 def test_evaluate_prints_and_writes_negative_elbo(vae_run):
-    result = invoke("evaluate", vae_run)
+    result = invoke("evaluate", vae_run, "--importance-samples", "50")
     assert "test negative_elbo" in result.output and "bits/dim" in result.output
+    assert "test negative_log_likelihood" in result.output and "K=50" in result.output
     evaluation = json.loads((vae_run / "evaluation-test.json").read_text())
     assert (
-        evaluation["likelihood"]["examples"]
+        evaluation["likelihood"]["negative_log_likelihood"]["examples"]
         == json.loads((vae_run / "run.json").read_text())["data_info"]["sizes"]["test"]
     )
-    again = invoke("evaluate", vae_run)
+    again = invoke("evaluate", vae_run, "--importance-samples", "50")
     assert again.output.splitlines()[0] == result.output.splitlines()[0], "evaluation is seeded"
+
+
+def test_latent_tools_commands(vae_run, tmp_path):
+    invoke("interpolate", vae_run, "--index", "3", "17", "--steps", "7", "-o", tmp_path / "strip.png")
+    strip = Image.open(tmp_path / "strip.png")
+    assert strip.size[0] > 5 * strip.size[1], "a single row of 7 images"
+    invoke("interpolate", vae_run, "--index", "3", "17", "--method", "spherical", "-o", tmp_path / "s.png")
+    invoke("reconstruct", vae_run, "-n", "8", "-o", tmp_path / "recon.png")
+    invoke("traverse", vae_run, "--index", "2", "-o", tmp_path / "traverse.png")
+    assert all((tmp_path / name).is_file() for name in ("s.png", "recon.png", "traverse.png"))
+    result = runner.invoke(app, ["interpolate", str(vae_run), "--index", "0", "100000"])
+    assert result.exit_code != 0 and "outside" in result.output
 
 
 def test_gan_run_and_listing_commands(tmp_path):
@@ -89,7 +103,17 @@ def test_gan_run_and_listing_commands(tmp_path):
 
 
 def test_help_has_examples():
-    for command in ("train", "sample", "evaluate", "datasets", "models", "demo"):
+    for command in (
+        "train",
+        "sample",
+        "evaluate",
+        "datasets",
+        "models",
+        "demo",
+        "reconstruct",
+        "interpolate",
+        "traverse",
+    ):
         assert "Examples" in invoke(command, "--help").output
 
 

@@ -12,6 +12,7 @@ import torch
 from genmodels.data import DataSplits
 from genmodels.evaluation import evaluate_likelihood, evaluate_losses
 from genmodels.files import write_text_atomic
+from genmodels.latent_tools import has_latent_space, reconstruct
 from genmodels.models.base import GenerativeModel
 from genmodels.plotting import plot_latent_map, plot_training_curves, save_image_grid, save_manifold_grid
 from genmodels.training.trainer import HISTORY_NAME
@@ -30,7 +31,9 @@ def evaluate_split(model: GenerativeModel, data: DataSplits, split: str = "test"
     held_out = getattr(data, split)
     metrics: dict[str, Any] = {"split": split, "losses": evaluate_losses(model, held_out.tensors())}
     if model.log_prob_kind != "none":
-        metrics["likelihood"] = evaluate_likelihood(model, held_out.images, discrete=bool(data.info.get("binarized")))
+        metrics["likelihood"] = evaluate_likelihood(
+            model, held_out.images, held_out.labels, discrete=bool(data.info.get("binarized"))
+        )
     return metrics
 
 
@@ -59,16 +62,33 @@ def sample_images(model: GenerativeModel, n: int, seed: int = SAMPLE_SEED) -> to
 
 
 def write_latent_pictures(model: GenerativeModel, data: DataSplits, out_dir: Path) -> dict[str, str]:
-    """Latent map and decoded manifold, for models with a 2-D latent space (``encode``/``decode``)."""
-    if not (hasattr(model, "encode") and hasattr(model, "decode")):
+    """Reconstructions; with a 2-D latent space also the latent map and (unconditional) decoded manifold."""
+    if not has_latent_space(model):
         return {}
     test = data.test
-    with model.evaluating(), torch.no_grad():
-        latent_means = torch.cat([model.encode(chunk)[0] for chunk in test.images.split(500)])
-    if latent_means.shape[1] != 2:
-        return {}
-    labels = test.labels.numpy() if test.labels is not None else None
-    return {
-        "latent_map": str(plot_latent_map(latent_means.cpu().numpy(), labels, out_dir / "latent_map.png")),
-        "manifold": str(save_manifold_grid(lambda z: model.decode(z.to(model.device)), out_dir / "manifold.png")),
+    shown = slice(0, 32)
+    pictures = {
+        "reconstructions": str(
+            save_image_grid(
+                reconstruct(model, test.images[shown], None if test.labels is None else test.labels[shown]),
+                out_dir / "reconstructions.png",
+                columns=16,
+            )
+        )
     }
+    conditions = [{"labels": labels} for labels in test.labels.split(500)] if model.is_conditional else None
+    with model.evaluating(), torch.no_grad():
+        latent_means = torch.cat(
+            [
+                model.encode(chunk.to(model.device), **(conditions[index] if conditions else {}))[0]
+                for index, chunk in enumerate(test.images.split(500))
+            ]
+        )
+    if latent_means.shape[1] != 2:
+        return pictures
+    labels = test.labels.numpy() if test.labels is not None else None
+    pictures["latent_map"] = str(plot_latent_map(latent_means.cpu().numpy(), labels, out_dir / "latent_map.png"))
+    if not model.is_conditional:
+        decode = lambda z: model.decode(z.to(model.device))  # noqa: E731
+        pictures["manifold"] = str(save_manifold_grid(decode, out_dir / "manifold.png"))
+    return pictures

@@ -145,16 +145,19 @@ def _print_report(run_dir: Path, report: dict[str, Any]) -> None:
     table.add_row("steps", str(training["steps"]))
     table.add_row("throughput", f"{training['examples_per_second']:.0f} examples/s")
     test = report["test"]
-    if "likelihood" in test:
-        likelihood = test["likelihood"]
-        table.add_row(f"test {likelihood['metric']}", f"{likelihood['nats']:.3f} nats")
-        if "bits_per_dim" in likelihood:
-            table.add_row("test bits/dim", f"{likelihood['bits_per_dim']:.4f}")
+    for name, result in test.get("likelihood", {}).items():
+        table.add_row(f"test {name}", _describe_likelihood(result))
     for name, value in test["losses"].items():
         table.add_row(f"test {name}", f"{value:.4f}")
     for name, path in report["pictures"].items():
         table.add_row(name, path)
     console.print(table)
+
+
+def _describe_likelihood(result: dict[str, Any]) -> str:
+    bits = f", {result['bits_per_dim']:.4f} bits/dim" if "bits_per_dim" in result else ""
+    samples = f", K={result['importance_samples']}" if "importance_samples" in result else ""
+    return f"{result['nats']:.3f} nats{bits} ({result['examples']} examples{samples})"
 
 
 @app.command(
@@ -196,8 +199,12 @@ def evaluate(
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="JSON file [default: RUN/evaluation-SPLIT.json].")
     ] = None,
+    importance_samples: Annotated[
+        Optional[int],
+        typer.Option(help="Importance samples K of the likelihood estimate (VAEs) [default: the model's]."),
+    ] = None,
 ) -> None:
-    """Evaluate on held-out data: negative ELBO or NLL in nats (and bits/dim on binary data), and the test losses."""
+    """Evaluate on held-out data: negative ELBO and NLL in nats (bits/dim on binary data), and every loss."""
     import genmodels
     from genmodels.data import load_data
     from genmodels.files import write_text_atomic
@@ -209,20 +216,103 @@ def evaluate(
         raise typer.BadParameter(f"--split must be test or validation, got {split!r}")
     spec = load_run_spec(run)
     model = genmodels.load(run)
+    if importance_samples is not None:
+        if not hasattr(model.config, "importance_samples"):
+            raise typer.BadParameter(f"{type(model).__name__} has no importance-sampled likelihood")
+        model.config.importance_samples = importance_samples
     data = load_data(spec.data)
     metrics = evaluate_split(model, data, split)
     result = {"run": str(run), "spec": spec.to_dict(), "data": data.info, "versions": software_versions(), **metrics}
     output = output or run / f"evaluation-{split}.json"
     write_text_atomic(output, json.dumps(result, indent=2) + "\n")
-    if "likelihood" in metrics:
-        likelihood = metrics["likelihood"]
-        bits = f", {likelihood['bits_per_dim']:.4f} bits/dim" if "bits_per_dim" in likelihood else ""
-        console.print(
-            f"{split} {likelihood['metric']}: {likelihood['nats']:.3f} nats{bits} ({likelihood['examples']} examples)"
-        )
+    for name, result in metrics.get("likelihood", {}).items():
+        console.print(f"{split} {name}: {_describe_likelihood(result)}")
     for name, value in metrics["losses"].items():
         console.print(f"{split} {name}: {value:.4f}")
     console.print(f"wrote {output}")
+
+
+def _load_run_with_split(run: Path, split: str):
+    import genmodels
+    from genmodels.data import load_data
+    from genmodels.runs import load_run_spec
+
+    if split not in ("train", "validation", "test"):
+        raise typer.BadParameter(f"--split must be train, validation or test, got {split!r}")
+    return genmodels.load(run), getattr(load_data(load_run_spec(run).data), split)
+
+
+def _labels_of(split, indices: list[int]) -> torch.Tensor | None:
+    return None if split.labels is None else split.labels[indices]
+
+
+@app.command(
+    epilog="Examples:\n\n  genmodels reconstruct runs/vae-digits\n\n"
+    "  genmodels reconstruct runs/conv-vae-mnist5k -n 32 --split validation -o recon.png"
+)
+def reconstruct(
+    run: Annotated[Path, typer.Argument(help="Run directory of a model with a latent space (a VAE).")],
+    n: Annotated[int, typer.Option("-n", help="Number of held-out images.")] = 16,
+    split: Annotated[str, typer.Option(help="train, validation or test.")] = "test",
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file.")] = Path("reconstructions.png"),
+) -> None:
+    """Held-out images beside their reconstructions (pairs: original, reconstruction)."""
+    from genmodels.latent_tools import reconstruct as reconstruct_images
+    from genmodels.plotting import save_image_grid
+
+    model, held_out = _load_run_with_split(run, split)
+    indices = list(range(min(n, len(held_out))))
+    save_image_grid(reconstruct_images(model, held_out.images[indices], _labels_of(held_out, indices)), output, 16)
+    console.print(f"wrote {len(indices)} reconstructions to {output}")
+
+
+@app.command(
+    epilog="Examples:\n\n  genmodels interpolate runs/vae-digits --index 3 17 -o strip.png\n\n"
+    "  genmodels interpolate runs/vae-mnist5k --index 0 1 --method spherical --steps 12"
+)
+def interpolate(
+    run: Annotated[Path, typer.Argument(help="Run directory of a model with a latent space (a VAE).")],
+    index: Annotated[tuple[int, int], typer.Option(help="Indices of the two held-out images.")] = (0, 1),
+    steps: Annotated[int, typer.Option(help="Images in the strip, ends included.")] = 10,
+    method: Annotated[str, typer.Option(help="linear or spherical.")] = "linear",
+    split: Annotated[str, typer.Option(help="train, validation or test.")] = "test",
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file.")] = Path("interpolation.png"),
+) -> None:
+    """Decode the path between two held-out images' latent codes as an image strip."""
+    from genmodels.latent_tools import interpolate as interpolate_codes
+    from genmodels.plotting import save_image_grid
+
+    model, held_out = _load_run_with_split(run, split)
+    for position in index:
+        if not 0 <= position < len(held_out):
+            raise typer.BadParameter(f"--index {position} is outside the {split} split's {len(held_out)} images")
+    first, second = index
+    strip = interpolate_codes(
+        model, held_out.images[first], held_out.images[second], steps, method, _labels_of(held_out, [first, second])
+    )
+    save_image_grid(strip, output, columns=steps)
+    console.print(
+        f"wrote a {steps}-image {method} interpolation between {split} images {first} and {second} to {output}"
+    )
+
+
+@app.command(epilog="Examples:\n\n  genmodels traverse runs/vae-digits --index 5 -o traversal.png")
+def traverse(
+    run: Annotated[Path, typer.Argument(help="Run directory of a model with a latent space (a VAE).")],
+    index: Annotated[int, typer.Option(help="Index of the held-out image whose code is varied.")] = 0,
+    split: Annotated[str, typer.Option(help="train, validation or test.")] = "test",
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file.")] = Path("traversal.png"),
+) -> None:
+    """One row per latent dimension: that dimension swept from -3 to 3, the others fixed at the image's code."""
+    from genmodels.latent_tools import traverse as traverse_code
+    from genmodels.plotting import save_image_grid
+
+    model, held_out = _load_run_with_split(run, split)
+    if not 0 <= index < len(held_out):
+        raise typer.BadParameter(f"--index {index} is outside the {split} split's {len(held_out)} images")
+    label = None if held_out.labels is None else held_out.labels[index]
+    save_image_grid(traverse_code(model, held_out.images[index], label=label), output, columns=9)
+    console.print(f"wrote the latent traversal of {split} image {index} to {output}")
 
 
 @app.command(epilog="Examples:\n\n  genmodels datasets\n\n  genmodels train vae --data mnist5k")

@@ -1,44 +1,63 @@
-"""Held-out likelihoods (or their bounds) and losses, batched, in nats and bits per dimension."""
+"""Held-out likelihoods and bounds, batched, in nats and bits per dimension, named for what they are."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from genmodels.models.base import GenerativeModel
 
-METRIC_NAMES = {"exact": "negative_log_likelihood", "elbo": "negative_elbo"}
+ESTIMATORS = {
+    "exact": "exact log-likelihood",
+    "importance_weighted": "importance-weighted bound (Burda et al., 2016)",
+    "elbo": "evidence lower bound",
+}
 
 
 def evaluate_likelihood(
-    model: GenerativeModel, data: torch.Tensor, discrete: bool, batch_size: int = 500, seed: int = 0
-) -> dict[str, Any]:
-    """Mean ``-log_prob`` over ``data``, named for what it is (exact NLL or negative ELBO).
+    model: GenerativeModel,
+    images: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    discrete: bool = False,
+    batch_size: int = 100,
+    seed: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """Test negative ELBO (where the model has ``elbo``) and negative ``log_prob``, each with its estimator.
 
-    Bits per dimension are reported only for ``discrete`` data (e.g. binarized images), where
-    ``log_prob`` is a log probability mass; for densities they would not be comparable.
+    Bits per dimension are reported only for ``discrete`` data (e.g. binarized images), where the
+    likelihood is a probability mass; for densities they would not be comparable.
     """
-    if model.log_prob_kind not in METRIC_NAMES:
+    if model.log_prob_kind not in ESTIMATORS:
         raise NotImplementedError(f"{type(model).__name__} has no likelihood to evaluate")
-    torch.manual_seed(seed)
-    total = 0.0
-    with torch.no_grad():
-        for chunk in data.split(batch_size):
-            total += float(model.log_prob(chunk.to(model.device)).double().sum())
-    nats = -total / len(data)
+    conditions = {"labels": labels} if model.is_conditional else {}
     dimensions = math.prod(model.config.data_shape)
-    result: dict[str, Any] = {
-        "metric": METRIC_NAMES[model.log_prob_kind],
-        "nats": nats,
-        "nats_per_dim": nats / dimensions,
-        "examples": len(data),
-        "seed": seed,
-    }
-    if discrete:
-        result["bits_per_dim"] = nats / (dimensions * math.log(2))
-    return result
+
+    def summary(log_likelihood: Callable[..., torch.Tensor], **details: Any) -> dict[str, Any]:
+        torch.manual_seed(seed)
+        total = 0.0
+        with model.evaluating(), torch.no_grad():
+            for start in range(0, len(images), batch_size):
+                chunk = {name: value[start : start + batch_size] for name, value in conditions.items()}
+                total += float(log_likelihood(images[start : start + batch_size].to(model.device), **chunk).sum())
+        nats = -total / len(images)
+        result = {"nats": nats, "nats_per_dim": nats / dimensions, "examples": len(images), "seed": seed, **details}
+        if discrete:
+            result["bits_per_dim"] = nats / (dimensions * math.log(2))
+        return result
+
+    results: dict[str, dict[str, Any]] = {}
+    elbo = getattr(model, "elbo", None)
+    if elbo is not None:
+        results["negative_elbo"] = summary(elbo, estimator="single-sample ELBO with analytic KL")
+    details: dict[str, Any] = {"estimator": ESTIMATORS[model.log_prob_kind]}
+    if model.log_prob_kind == "importance_weighted":
+        details["importance_samples"] = model.config.importance_samples
+    name = "negative_elbo" if model.log_prob_kind == "elbo" else "negative_log_likelihood"
+    results[name] = summary(model.log_prob, **details)
+    return results
 
 
 def evaluate_losses(

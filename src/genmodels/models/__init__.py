@@ -10,11 +10,15 @@ from genmodels.models.base import (
     get_model_class,
     register_model,
 )
+from genmodels.models.conv_vae import ConvVAE, ConvVAEConfig
 from genmodels.models.gan import GAN, GANConfig
-from genmodels.models.vae import VAE, VAEConfig
+from genmodels.models.vae import VAE, VAEConfig, VariationalAutoencoder
 
 __all__ = [
     "GAN",
+    "ConvVAE",
+    "ConvVAEConfig",
+    "VariationalAutoencoder",
     "MODEL_REGISTRY",
     "VAE",
     "Batch",

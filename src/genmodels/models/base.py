@@ -61,7 +61,8 @@ class GenerativeModel(nn.Module, ABC):
     """Registry name, set by :func:`register_model`."""
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     log_prob_kind: ClassVar[str] = "none"
-    """What ``log_prob`` returns: ``"exact"``, ``"elbo"`` (a lower bound) or ``"none"``."""
+    """What ``log_prob`` returns: ``"exact"``, ``"importance_weighted"`` (a stochastic lower bound that
+    tightens with more samples), ``"elbo"`` (a lower bound) or ``"none"`` (implicit models)."""
     recommended_training: ClassVar[dict[str, Any]] = {}
     """Trainer settings that suit this family, used where the user sets none."""
     recommended_data: ClassVar[dict[str, Any]] = {}
@@ -86,6 +87,15 @@ class GenerativeModel(nn.Module, ABC):
     def forward(self, batch: Batch, phase: str | None = None) -> dict[str, torch.Tensor]:
         """Route ``loss`` through ``__call__`` so data-parallel wrappers see the forward pass."""
         return self.loss(batch, phase)
+
+    def diagnostics(self, batch: Batch) -> dict[str, float]:
+        """Quantities over a whole held-out set worth watching during validation (e.g. a VAE's active units)."""
+        return {}
+
+    @property
+    def is_conditional(self) -> bool:
+        """Whether ``log_prob``, ``score`` and ``sample`` take class ``labels``."""
+        return False
 
     def training_phases(self) -> list[TrainingPhase]:
         """The optimizers this model trains with; by default one over all parameters."""

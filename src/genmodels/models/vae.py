@@ -1,7 +1,12 @@
-"""The MLP variational autoencoder (Kingma & Welling, 2014), as in the project's founding example.
+"""Variational autoencoders (Kingma & Welling, 2014) and what makes their numbers honest.
 
-Encoder: flatten -> Dense(hidden) ReLU -> (z_mean, z_log_var); decoder: Dense(hidden) ReLU ->
-output reshaped to the image. The observation likelihood is an explicit choice:
+One base class holds everything that does not depend on the networks: the observation
+likelihood, the ELBO with an optional beta weight and KL warm-up (Higgins et al., 2017;
+Bowman et al., 2016), the importance-weighted bound used both as a training objective and as the
+``log_prob`` estimate (Burda et al., 2016), conditioning on class labels (Sohn et al., 2015) and the
+posterior-collapse diagnostics. Subclasses only build an encoder trunk and a decoder.
+
+Observation likelihoods, chosen explicitly:
 
 - ``bernoulli``: for binarized data only (values exactly 0 or 1); a probability mass, so
   ``log_prob`` converts to bits per dimension.
@@ -12,6 +17,7 @@ output reshaped to the image. The observation likelihood is an explicit choice:
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -23,6 +29,10 @@ from torch.nn import functional as F
 from genmodels.models.base import Batch, GenerativeModel, ModelConfig, register_model
 
 LIKELIHOODS = ("bernoulli", "continuous_bernoulli", "gaussian")
+OBJECTIVES = ("elbo", "iwae")
+ACTIVE_UNIT_THRESHOLD = 0.01
+"""A latent unit is active when Cov_x(E_q[z_u | x]) exceeds this (Burda et al., 2016, section 5.2)."""
+LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass
@@ -30,43 +40,93 @@ class VAEConfig(ModelConfig):
     hidden_dim: int = 512
     latent_dim: int = 2
     likelihood: str = "bernoulli"
+    beta: float = 1.0
+    """Weight of the KL term (beta-VAE); 1 is the ELBO."""
+    kl_warmup_steps: int = 0
+    """Raise the KL weight linearly from 0 to ``beta`` over this many training steps."""
+    objective: str = "elbo"
+    """``elbo``, or ``iwae``: the importance-weighted bound with ``train_importance_samples`` samples."""
+    train_importance_samples: int = 5
+    importance_samples: int = 1000
+    """Samples of the importance-weighted ``log_prob`` estimate at evaluation."""
+    num_classes: int = 0
+    """Above 0, a conditional VAE: labels enter the encoder heads and the decoder."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {', '.join(LIKELIHOODS)}, got {self.likelihood!r}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        if self.beta < 0 or self.kl_warmup_steps < 0 or self.num_classes < 0:
+            raise ValueError("beta, kl_warmup_steps and num_classes must not be negative")
+        if self.importance_samples < 1 or self.train_importance_samples < 1:
+            raise ValueError("importance sample counts must be at least 1")
 
 
-@register_model("vae")
-class VAE(GenerativeModel):
-    """MLP VAE; ``log_prob`` is the evidence lower bound (ELBO), ``score`` the negative ELBO."""
+class VariationalAutoencoder(GenerativeModel):
+    """Base of the VAE family: ``log_prob`` is the importance-weighted estimate, ``elbo`` the standard bound."""
 
     config_class = VAEConfig
-    log_prob_kind = "elbo"
-    recommended_training: ClassVar[dict[str, Any]] = {"learning_rate": 1e-3}
+    log_prob_kind = "importance_weighted"
+    recommended_training: ClassVar[dict[str, Any]] = {"learning_rate": 1e-3, "monitor": "negative_elbo"}
     recommended_data: ClassVar[dict[str, Any]] = {"binarize": True}
 
     def __init__(self, config: VAEConfig) -> None:
         super().__init__(config)
-        data_dim = math.prod(config.data_shape)
-        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(data_dim, config.hidden_dim), nn.ReLU())
-        self.z_mean = nn.Linear(config.hidden_dim, config.latent_dim)
-        self.z_log_var = nn.Linear(config.hidden_dim, config.latent_dim)
-        self.decoder = nn.Sequential(
-            nn.Linear(config.latent_dim, config.hidden_dim), nn.ReLU(), nn.Linear(config.hidden_dim, data_dim)
-        )
+        self.encoder = self.build_encoder()
+        head_inputs = config.hidden_dim + config.num_classes
+        self.z_mean = nn.Linear(head_inputs, config.latent_dim)
+        self.z_log_var = nn.Linear(head_inputs, config.latent_dim)
+        self.decoder = self.build_decoder(config.latent_dim + config.num_classes)
         if config.likelihood == "gaussian":
-            self.log_scale = nn.Parameter(torch.zeros(data_dim))
+            self.log_scale = nn.Parameter(torch.zeros(math.prod(config.data_shape)))
+        self.register_buffer("training_steps", torch.zeros((), dtype=torch.long))
 
-    # --- latent space ---------------------------------------------------------------------
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior parameters ``(z_mean, z_log_var)``, each ``(batch, latent_dim)``."""
-        hidden = self.encoder(self.check_input(x))
-        return self.z_mean(hidden), self.z_log_var(hidden)
+    @abstractmethod
+    def build_encoder(self) -> nn.Module:
+        """Images ``(batch, *data_shape)`` to features ``(batch, hidden_dim)``."""
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """The decoder's mean image for each latent code, ``(batch, *data_shape)``, in [0, 1]."""
-        parameters = self.decoder(z)
+    @abstractmethod
+    def build_decoder(self, input_dim: int) -> nn.Module:
+        """Codes ``(batch, input_dim)`` to likelihood parameters ``(batch, prod(data_shape))``."""
+
+    @property
+    def is_conditional(self) -> bool:
+        return self.config.num_classes > 0
+
+    # --- latent space -----------------------------------------------------------------------
+    def _condition(self, features: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        if not self.is_conditional:
+            if labels is not None:
+                raise ValueError("this VAE is not conditional (num_classes = 0); do not pass labels")
+            return features
+        if labels is None:
+            raise ValueError(f"this conditional VAE needs labels (integers in 0..{self.config.num_classes - 1})")
+        labels = torch.as_tensor(labels, device=features.device).long()
+        if labels.shape != features.shape[:1] or labels.min() < 0 or labels.max() >= self.config.num_classes:
+            raise ValueError(
+                f"labels must be {features.shape[0]} integers in 0..{self.config.num_classes - 1}, "
+                f"got shape {tuple(labels.shape)}"
+            )
+        return torch.cat([features, F.one_hot(labels, self.config.num_classes).to(features.dtype)], dim=-1)
+
+    def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior parameters ``(z_mean, z_log_var)`` of q(z | x), each ``(batch, latent_dim)``."""
+        features = self._condition(self.encoder(self.check_input(x)), labels)
+        return self.z_mean(features), self.z_log_var(features)
+
+    def _decoder_parameters(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Likelihood parameters for codes ``z`` of shape ``(..., batch, latent_dim)``."""
+        leading = z.shape[:-1]
+        flat_z = z.reshape(-1, z.shape[-1])
+        if labels is not None:
+            labels = torch.as_tensor(labels, device=z.device).long().expand(*leading).reshape(-1)
+        return self.decoder(self._condition(flat_z, labels)).view(*leading, -1)
+
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder's mean image for each code, ``(batch, *data_shape)``, in [0, 1]."""
+        parameters = self._decoder_parameters(z, labels)
         if self.config.likelihood == "continuous_bernoulli":
             mean = ContinuousBernoulli(logits=parameters).mean
         elif self.config.likelihood == "gaussian":
@@ -75,51 +135,153 @@ class VAE(GenerativeModel):
             mean = torch.sigmoid(parameters)
         return mean.view(-1, *self.config.data_shape)
 
-    # --- likelihood -----------------------------------------------------------------------
-    def _reconstruction_log_likelihood(self, x_flat: torch.Tensor, decoder_output: torch.Tensor) -> torch.Tensor:
-        """log p(x | z) summed over dimensions, ``(batch,)``."""
+    # --- likelihoods and bounds -----------------------------------------------------------------
+    def _log_likelihood(self, x_flat: torch.Tensor, parameters: torch.Tensor) -> torch.Tensor:
+        """log p(x | z) summed over dimensions; ``parameters`` may carry leading sample dimensions."""
+        x_flat = x_flat.expand_as(parameters)
         if self.config.likelihood == "bernoulli":
-            return -F.binary_cross_entropy_with_logits(decoder_output, x_flat, reduction="none").sum(-1)
+            return -F.binary_cross_entropy_with_logits(parameters, x_flat, reduction="none").sum(-1)
         if self.config.likelihood == "continuous_bernoulli":
-            return ContinuousBernoulli(logits=decoder_output).log_prob(x_flat).sum(-1)
-        normal = torch.distributions.Normal(decoder_output, self.log_scale.exp())
-        return normal.log_prob(x_flat).sum(-1)
+            return ContinuousBernoulli(logits=parameters).log_prob(x_flat).sum(-1)
+        return torch.distributions.Normal(parameters, self.log_scale.exp()).log_prob(x_flat).sum(-1)
 
-    def elbo_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Single-sample reconstruction log-likelihood and analytic KL(q(z|x) || N(0, I)), each ``(batch,)``."""
-        z_mean, z_log_var = self.encode(x)
-        x_flat = x.flatten(1).to(z_mean.dtype)
+    def _flat_input(self, x: torch.Tensor) -> torch.Tensor:
+        x_flat = self.check_input(x).flatten(1)
         if self.config.likelihood == "bernoulli" and not torch.all((x_flat == 0) | (x_flat == 1)):
             raise ValueError(
                 "the bernoulli likelihood needs binary data (every value 0 or 1); binarize the data "
                 "(--binarize) or choose likelihood continuous_bernoulli or gaussian for grey levels"
             )
+        return x_flat
+
+    def elbo_terms(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Single-sample reconstruction log-likelihood ``(batch,)`` and analytic KL per dimension ``(batch, latent)``."""
+        x_flat = self._flat_input(x)
+        z_mean, z_log_var = self.encode(x, labels)
         z = z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
-        reconstruction = self._reconstruction_log_likelihood(x_flat, self.decoder(z))
-        kl = 0.5 * (z_mean.pow(2) + z_log_var.exp() - 1.0 - z_log_var).sum(-1)
-        return reconstruction, kl
+        reconstruction = self._log_likelihood(x_flat, self._decoder_parameters(z, labels))
+        kl_per_dim = 0.5 * (z_mean.pow(2) + z_log_var.exp() - 1.0 - z_log_var)
+        return {"reconstruction": reconstruction, "kl_per_dim": kl_per_dim}
 
-    def elbo(self, x: torch.Tensor) -> torch.Tensor:
+    def elbo(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Evidence lower bound on log p(x) in nats, one reparameterised sample, ``(batch,)``."""
-        reconstruction, kl = self.elbo_terms(x)
-        return reconstruction - kl
+        terms = self.elbo_terms(x, labels)
+        return terms["reconstruction"] - terms["kl_per_dim"].sum(-1)
 
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """The ELBO: a lower bound on log p(x) (``log_prob_kind = "elbo"``)."""
-        with self.evaluating():
-            return self.elbo(x)
+    def log_importance_weights(
+        self, x: torch.Tensor, n_samples: int, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """log p(x, z_k) - log q(z_k | x) for ``n_samples`` posterior samples, ``(n_samples, batch)``."""
+        x_flat = self._flat_input(x)
+        z_mean, z_log_var = self.encode(x, labels)
+        std = torch.exp(0.5 * z_log_var)
+        noise = torch.randn(n_samples, *z_mean.shape, device=z_mean.device, dtype=z_mean.dtype)
+        z = z_mean + std * noise  # (n_samples, batch, latent)
+        log_prior = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
+        log_posterior = -0.5 * (noise.pow(2) + LOG_2PI + z_log_var).sum(-1)
+        return self._log_likelihood(x_flat, self._decoder_parameters(z, labels)) + log_prior - log_posterior
 
-    # --- interface --------------------------------------------------------------------------
+    def importance_weighted_log_prob(
+        self,
+        x: torch.Tensor,
+        n_samples: int | None = None,
+        labels: torch.Tensor | None = None,
+        max_elements: int = 2**24,
+    ) -> torch.Tensor:
+        """The IWAE estimate of log p(x) (Burda et al., 2016), ``(batch,)``: a lower bound that tightens with K.
+
+        Samples are drawn in chunks so memory stays bounded by ``max_elements`` decoder outputs.
+        """
+        n_samples = n_samples or self.config.importance_samples
+        chunk = max(1, max_elements // max(1, len(x) * math.prod(self.config.data_shape)))
+        log_weights = torch.cat(
+            [
+                self.log_importance_weights(x, min(chunk, n_samples - start), labels)
+                for start in range(0, n_samples, chunk)
+            ]
+        )
+        return torch.logsumexp(log_weights, dim=0) - math.log(n_samples)
+
+    def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Importance-weighted estimate of log p(x) with ``config.importance_samples`` samples (eval mode)."""
+        with self.evaluating(), torch.no_grad():
+            return self.importance_weighted_log_prob(x, labels=labels)
+
+    def kl_weight(self) -> float:
+        """The KL weight now: ``beta``, ramped up linearly over ``kl_warmup_steps`` training steps."""
+        if self.config.kl_warmup_steps == 0:
+            return self.config.beta
+        return self.config.beta * min(1.0, float(self.training_steps) / self.config.kl_warmup_steps)
+
+    # --- interface ------------------------------------------------------------------------------
     def loss(self, batch: Batch, phase: str | None = None) -> dict[str, torch.Tensor]:
-        reconstruction, kl = self.elbo_terms(batch["x"])
+        labels = batch.get("y") if self.is_conditional else None
+        if self.training and torch.is_grad_enabled():
+            self.training_steps += 1
+        if self.config.objective == "iwae":
+            log_weights = self.log_importance_weights(batch["x"], self.config.train_importance_samples, labels)
+            bound = torch.logsumexp(log_weights, 0) - math.log(self.config.train_importance_samples)
+            # the mean log-weight is an unbiased estimate of the ELBO
+            return {"loss": -bound.mean(), "negative_elbo": -log_weights.mean()}
+        terms = self.elbo_terms(batch["x"], labels)
+        kl = terms["kl_per_dim"].sum(-1)
+        reconstruction = terms["reconstruction"]
         return {
-            "loss": (kl - reconstruction).mean(),
+            "loss": (self.kl_weight() * kl - reconstruction).mean(),
+            "negative_elbo": (kl - reconstruction).mean(),
             "reconstruction": -reconstruction.mean(),
             "kl": kl.mean(),
         }
 
-    def _sample(self, n: int, generator: torch.Generator | None, **controls: Any) -> torch.Tensor:
+    def diagnostics(self, batch: Batch) -> dict[str, float]:
+        """Active units and KL per latent dimension over a held-out set: posterior collapse made visible."""
+        labels = batch.get("y") if self.is_conditional else None
+        with self.evaluating(), torch.no_grad():
+            posteriors = [
+                self.encode(x, None if labels is None else labels[start : start + len(x)])
+                for start, x in zip(range(0, len(batch["x"]), 1000), batch["x"].split(1000), strict=True)
+            ]
+        z_mean = torch.cat([mean for mean, _ in posteriors])
+        z_log_var = torch.cat([log_var for _, log_var in posteriors])
+        kl_per_dim = 0.5 * (z_mean.pow(2) + z_log_var.exp() - 1.0 - z_log_var).mean(0)
+        activity = z_mean.var(0, unbiased=True) if len(z_mean) > 1 else torch.zeros_like(kl_per_dim)
+        metrics = {"active_units": float((activity > ACTIVE_UNIT_THRESHOLD).sum())}
+        metrics.update({f"kl_dim_{index}": float(value) for index, value in enumerate(kl_per_dim)})
+        return metrics
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """Negative importance-weighted log-likelihood (unconditional models)."""
+        return -self.log_prob(x)
+
+    def _sample(
+        self, n: int, generator: torch.Generator | None, labels: torch.Tensor | int | None = None, **controls: Any
+    ) -> torch.Tensor:
+        """Decoder means of prior samples; a conditional VAE takes ``labels`` (one per sample, or one for all).
+
+        Without labels, a conditional VAE draws them uniformly with the same generator.
+        """
         if controls:
-            raise TypeError(f"VAE.sample takes no controls, got {', '.join(controls)}")
+            raise TypeError(f"{type(self).__name__}.sample takes labels only, got {', '.join(controls)}")
+        if self.is_conditional:
+            if labels is None:
+                labels = torch.randint(self.config.num_classes, (n,), generator=generator, device=self.device)
+            labels = torch.as_tensor(labels, device=self.device).long().expand(n)
         z = torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)
-        return self.decode(z)
+        return self.decode(z, labels)
+
+
+@register_model("vae")
+class VAE(VariationalAutoencoder):
+    """MLP VAE as in the founding example: Dense(hidden) ReLU encoder and decoder."""
+
+    def build_encoder(self) -> nn.Module:
+        return nn.Sequential(
+            nn.Flatten(), nn.Linear(math.prod(self.config.data_shape), self.config.hidden_dim), nn.ReLU()
+        )
+
+    def build_decoder(self, input_dim: int) -> nn.Module:
+        return nn.Sequential(
+            nn.Linear(input_dim, self.config.hidden_dim),
+            nn.ReLU(),
+            nn.Linear(self.config.hidden_dim, math.prod(self.config.data_shape)),
+        )

@@ -120,7 +120,8 @@ class Trainer:
         )
         batches_per_step = sum(phase.steps for phase in phases)
         with model.evaluating(), torch.no_grad():
-            metric_names = sorted(model.loss(take(train, schedule.indices(0))))
+            probe = take(train, schedule.indices(0))
+            metric_names = [*sorted(model.loss(probe)), *model.diagnostics(probe)]
         history = (
             HistoryWriter(self.output_dir / HISTORY_NAME, [*metric_names, "learning_rate"], resume_step=start_step)
             if fabric.is_global_zero
@@ -197,7 +198,7 @@ class Trainer:
         )
 
     def validate(self, fabric_model: torch.nn.Module, validation: Columns) -> dict[str, float]:
-        """Mean of every loss over the validation set (sharded over processes), in eval mode."""
+        """Every loss averaged over the validation set (sharded over processes) and the model's diagnostics."""
         fabric = self.fabric
         assert fabric is not None
         size = len(next(iter(validation.values())))
@@ -212,9 +213,10 @@ class Trainer:
                 losses = module.loss(take(validation, chunk))
                 for name, value in losses.items():
                     sums[name] = sums.get(name, 0.0) + value.detach().float() * len(chunk)
+            diagnostics = module.diagnostics(validation)
         module.train()
         totals = fabric.all_reduce(torch.stack([*sums.values()]), reduce_op="sum")
-        return {name: float(total) / size for name, total in zip(sums, totals, strict=False)}
+        return {**{name: float(total) / size for name, total in zip(sums, totals, strict=True)}, **diagnostics}
 
     # --- building blocks ------------------------------------------------------------------
     def _make_optimizer(self, phase: TrainingPhase) -> torch.optim.Optimizer:
