@@ -155,7 +155,7 @@ class VariationalAutoencoder(GenerativeModel):
         return x_flat
 
     def elbo_terms(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Single-sample reconstruction log-likelihood ``(batch,)`` and analytic KL per dimension ``(batch, latent)``."""
+        """Single-sample reconstruction log-likelihood ``(batch,)``, analytic KL per dimension ``(batch, latent)``."""
         x_flat = self._flat_input(x)
         z_mean, z_log_var = self.encode(x, labels)
         z = z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
