@@ -57,8 +57,10 @@ def main() -> None:
                 "steps": outcome.fit.steps,
                 "best_step": outcome.fit.best_step,
                 "validation_negative_elbo": outcome.fit.best_value,
-                "test_negative_elbo_nats": likelihood["nats"],
-                "test_bits_per_dim": likelihood["bits_per_dim"],
+                "test_negative_elbo_nats": likelihood["negative_elbo"]["nats"],
+                "test_bits_per_dim": likelihood["negative_elbo"]["bits_per_dim"],
+                "test_nll_nats": likelihood["negative_log_likelihood"]["nats"],
+                "importance_samples": likelihood["negative_log_likelihood"]["importance_samples"],
                 "examples_per_second": outcome.fit.examples_per_second,
                 "train_seconds": outcome.fit.seconds,
             }
