@@ -2,10 +2,11 @@
 
 For each data set: the MLP VAE, the convolutional VAE and the MLP VAE trained with the IWAE
 objective (K=5), all with latent size 20, batch 100, Adam 1e-3 and the same number of steps; the
-reported model is the best on validation (checked every 250 steps). Reports test NLL (IWAE
-estimate, K=1000), test negative ELBO, active units on the test set, and wall times.
+reported model is the best on validation (checked once per epoch, as pythae does). Reports test
+NLL (IWAE estimate, K=1000), test negative ELBO, active units on the test set, and wall times.
 With ``--reference-python``, the same MLP VAE is also trained by the pythae package (in its own
-environment, see benchmarks/reference/pythae_vae.py) on exactly the same split and epochs.
+environment, see benchmarks/reference/pythae_vae.py) on exactly the same split and epochs; this
+pair runs once per seed in ``--seeds``, the other variants on the first seed.
 
     python benchmarks/vae_family.py --reference-python .venv-reference/bin/python
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +31,8 @@ from genmodels.runs import make_spec, train_run
 from genmodels.versions import software_versions
 
 BUDGETS = {"mnist5k": 3000, "digits": 2000}
+BATCH_SIZE = 100
+PAIRED = "MLP VAE (ELBO)"
 VARIANTS = {
     "MLP VAE (ELBO)": ("vae", {}),
     "conv VAE (ELBO)": ("conv-vae", {"channels": [32, 64], "hidden_dim": 256}),
@@ -37,15 +42,16 @@ REFERENCE_SCRIPT = Path(__file__).parent / "reference" / "pythae_vae.py"
 
 
 def run_variant(data_name: str, model: str, model_config: dict, latent_dim: int, seed: int) -> dict:
+    epoch_steps = math.ceil(len(load_data(DataSpec(data_name, binarize=True)).train) / BATCH_SIZE)
     spec = make_spec(
         model,
         {"name": data_name, "binarize": True},
         {"latent_dim": latent_dim, **model_config},
         {
             "max_steps": BUDGETS[data_name],
-            "batch_size": 100,
+            "batch_size": BATCH_SIZE,
             "learning_rate": 1e-3,
-            "val_every": 250,
+            "val_every": epoch_steps,
             "checkpoint_every": BUDGETS[data_name],
             "seed": seed,
             "progress_bar": False,
@@ -60,6 +66,7 @@ def run_variant(data_name: str, model: str, model_config: dict, latent_dim: int,
     likelihood = outcome.report["test"]["likelihood"]
     test = outcome.data.test.tensors()
     return {
+        "seed": seed,
         "model": model,
         "model_config": outcome.model.config.to_dict(),
         "steps": outcome.fit.steps,
@@ -75,14 +82,19 @@ def run_variant(data_name: str, model: str, model_config: dict, latent_dim: int,
 
 def run_reference(python: str, data_name: str, latent_dim: int, seed: int) -> dict:
     data = load_data(DataSpec(data_name, binarize=True))
-    epochs = round(BUDGETS[data_name] * 100 / len(data.train))
+    epochs = round(BUDGETS[data_name] * BATCH_SIZE / len(data.train))
     with tempfile.TemporaryDirectory() as export:
         for name in ("train", "validation", "test"):
             np.save(Path(export) / f"{name}.npy", getattr(data, name).images.numpy())
         command = [python, str(REFERENCE_SCRIPT), export, "--latent-dim", str(latent_dim), "--epochs", str(epochs)]
         command += ["--seed", str(seed)]
         completed = subprocess.run(command, capture_output=True, text=True, check=True)
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return {"seed": seed, **json.loads(completed.stdout.strip().splitlines()[-1])}
+
+
+def mean_and_sd(runs: list[dict], key: str) -> dict[str, float]:
+    values = [run[key] for run in runs]
+    return {"mean": statistics.mean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
 def main() -> None:
@@ -91,25 +103,35 @@ def main() -> None:
     parser.add_argument("--reference-python", help="Python of the reference environment (pythae installed)")
     parser.add_argument("--data", nargs="+", default=list(BUDGETS))
     parser.add_argument("--latent-dim", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     arguments = parser.parse_args()
 
-    results = {}
+    results: dict[str, dict[str, list[dict]]] = {}
     for data_name in arguments.data:
         results[data_name] = {}
         for label, (model, model_config) in VARIANTS.items():
-            result = run_variant(data_name, model, model_config, arguments.latent_dim, arguments.seed)
-            results[data_name][label] = result
-            print(data_name, label, json.dumps(result), flush=True)
+            seeds = arguments.seeds if label == PAIRED else arguments.seeds[:1]
+            for seed in seeds:
+                result = run_variant(data_name, model, model_config, arguments.latent_dim, seed)
+                results[data_name].setdefault(label, []).append(result)
+                print(data_name, label, json.dumps(result), flush=True)
         if arguments.reference_python:
-            reference = run_reference(arguments.reference_python, data_name, arguments.latent_dim, arguments.seed)
-            results[data_name]["pythae VAE (reference)"] = reference
-            print(data_name, "pythae", json.dumps(reference), flush=True)
+            for seed in arguments.seeds:
+                reference = run_reference(arguments.reference_python, data_name, arguments.latent_dim, seed)
+                results[data_name].setdefault("pythae VAE (reference)", []).append(reference)
+                print(data_name, "pythae", json.dumps(reference), flush=True)
     summary = {
         "command": "python " + " ".join(sys.argv),
         "budgets_steps": BUDGETS,
-        "seed": arguments.seed,
+        "seeds": arguments.seeds,
         "results": results,
+        "summary": {
+            data_name: {
+                label: {key: mean_and_sd(runs, key) for key in ("test_nll_nats", "train_seconds")}
+                for label, runs in by_label.items()
+            }
+            for data_name, by_label in results.items()
+        },
         "versions": software_versions(),
         "cpu_threads": torch.get_num_threads(),
     }

@@ -99,7 +99,36 @@ def test_gan_run_and_listing_commands(tmp_path):
     assert "likelihood" not in report["test"] and "discriminator_loss" in report["test"]["losses"]
     assert "vae" in invoke("models").output and "gan" in invoke("models").output
     listing = invoke("datasets").output
-    assert "digits" in listing and "mnist5k" in listing
+    assert "digits" in listing and "mnist5k" in listing and "grid25" in listing
+
+
+def test_conditional_dcgan_run_sample_quality_and_labelled_samples(tmp_path):
+    run = tmp_path / "dcgan"
+    model_settings = ["--set", "model.num_classes=10", "--set", "model.generator_channels=8"]
+    invoke("train", "dcgan", "--data", "digits", "-o", run, *TINY, *model_settings)
+    quality = json.loads((run / "report.json").read_text())["test"]["sample_quality"]
+    assert {"fd_digits", "precision", "recall", "density", "coverage", "classes_produced"} <= set(quality)
+    output = invoke("evaluate", run, "--metrics", "fd,prd", "--num-samples", "50", "-o", tmp_path / "e.json").output
+    assert "fd_digits" in output
+    evaluation = json.loads((tmp_path / "e.json").read_text())["sample_quality"]
+    assert evaluation["candidate_images"] == 50 and "coverage" not in evaluation and "recall" in evaluation
+    invoke("sample", run, "-n", "8", "--label", "3", "--truncation", "0.5", "--format", "npy", "-o", tmp_path / "s.npy")
+    assert np.load(tmp_path / "s.npy").shape == (8, 1, 8, 8)
+    result = runner.invoke(app, ["evaluate", str(run), "--metrics", "inception"])
+    assert result.exit_code != 0 and "unknown metric" in result.output
+
+
+def test_gan_on_the_grid_test_bed_reports_modes(tmp_path):
+    invoke("train", "gan", "--data", "grid25", "-o", tmp_path / "grid", *TINY)
+    modes = json.loads((tmp_path / "grid" / "report.json").read_text())["test"]["modes"]
+    assert modes["modes"] == 25 and modes["samples"] == 2500 and 0 <= modes["modes_recovered"] <= 25
+    assert (tmp_path / "grid" / "samples.png").is_file()
+
+
+def test_features_train_writes_a_network_that_evaluate_can_use(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENMODELS_FEATURE_NETWORKS", str(tmp_path / "features"))
+    assert "test accuracy" in invoke("features", "train", "--data", "digits", "--epochs", "1").output
+    assert (tmp_path / "features" / "digits" / "model.safetensors").is_file()
 
 
 def test_help_has_examples():
@@ -115,6 +144,7 @@ def test_help_has_examples():
         "traverse",
     ):
         assert "Examples" in invoke(command, "--help").output
+    assert "Examples" in invoke("features", "train", "--help").output
 
 
 def test_existing_run_is_not_overwritten_and_bad_input_is_explained(vae_run, tmp_path):

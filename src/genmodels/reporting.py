@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from genmodels.data import DataSplits
+from genmodels.data.synthetic import MIXTURES
 from genmodels.evaluation import evaluate_likelihood, evaluate_losses
+from genmodels.evaluation.feature_network import feature_network_directory
+from genmodels.evaluation.generated import MODE_SAMPLES, draw_samples, evaluate_modes, evaluate_samples
+from genmodels.evaluation.sample_quality import METRICS
 from genmodels.files import write_text_atomic
 from genmodels.latent_tools import has_latent_space, reconstruct
 from genmodels.models.base import GenerativeModel
-from genmodels.plotting import plot_latent_map, plot_training_curves, save_image_grid, save_manifold_grid
+from genmodels.plotting import plot_latent_map, plot_points, plot_training_curves, save_image_grid, save_manifold_grid
 from genmodels.training.trainer import HISTORY_NAME
 from genmodels.versions import software_versions
 
@@ -26,13 +31,31 @@ REPORT_FILE = "report.json"
 SAMPLE_SEED = 0
 
 
-def evaluate_split(model: GenerativeModel, data: DataSplits, split: str = "test") -> dict[str, Any]:
-    """Held-out losses, and the likelihood (or its bound) where the family has one."""
+def evaluate_split(
+    model: GenerativeModel,
+    data: DataSplits,
+    split: str = "test",
+    sample_metrics: Sequence[str] | None = None,
+    num_samples: int | None = None,
+    feature_network: str | None = None,
+) -> dict[str, Any]:
+    """Held-out losses, the likelihood (or its bound) where the family has one, and sample quality.
+
+    Sample quality: modes recovered on a 2-D test bed; otherwise the feature-network metrics in
+    ``sample_metrics`` (None: all of them where the data set has a feature network; empty: none).
+    """
     held_out = getattr(data, split)
     metrics: dict[str, Any] = {"split": split, "losses": evaluate_losses(model, held_out.tensors())}
     if model.log_prob_kind != "none":
         metrics["likelihood"] = evaluate_likelihood(
             model, held_out.images, held_out.labels, discrete=bool(data.info.get("binarized"))
+        )
+    data_name = data.info["spec"]["name"]
+    if data_name in MIXTURES:
+        metrics["modes"] = evaluate_modes(model, data_name)
+    elif sample_metrics or (sample_metrics is None and feature_network_directory(data_name) is not None):
+        metrics["sample_quality"] = evaluate_samples(
+            model, data, sample_metrics or METRICS, num_samples, feature_network=feature_network
         )
     return metrics
 
@@ -40,7 +63,11 @@ def evaluate_split(model: GenerativeModel, data: DataSplits, split: str = "test"
 def write_run_report(
     run_dir: Path, model: GenerativeModel, data: DataSplits, spec: RunSpec, fit: FitResult
 ) -> dict[str, Any]:
-    pictures = {"samples": str(save_image_grid(sample_images(model, 64), run_dir / "samples.png"))}
+    if data.data_shape == (2,):
+        samples = draw_samples(model, MODE_SAMPLES, SAMPLE_SEED)
+        pictures = {"samples": str(plot_points(data.train.images, samples, run_dir / "samples.png"))}
+    else:
+        pictures = {"samples": str(save_image_grid(sample_images(model, 64), run_dir / "samples.png"))}
     if (run_dir / HISTORY_NAME).is_file():
         pictures["training_curves"] = str(plot_training_curves(run_dir / HISTORY_NAME, run_dir / "training_curves.png"))
     pictures.update(write_latent_pictures(model, data, run_dir))

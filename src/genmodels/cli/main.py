@@ -149,6 +149,11 @@ def _print_report(run_dir: Path, report: dict[str, Any]) -> None:
         table.add_row(f"test {name}", _describe_likelihood(result))
     for name, value in test["losses"].items():
         table.add_row(f"test {name}", f"{value:.4f}")
+    for name, value in {**test.get("sample_quality", {}), **test.get("modes", {})}.items():
+        if isinstance(value, (int, float)) and name != "seed":
+            table.add_row(f"samples {name}", f"{value:.4g}")
+    for warning in training.get("warnings", []):
+        table.add_row("[yellow]warning[/yellow]", warning)
     for name, path in report["pictures"].items():
         table.add_row(name, path)
     console.print(table)
@@ -162,7 +167,8 @@ def _describe_likelihood(result: dict[str, Any]) -> str:
 
 @app.command(
     epilog="Examples:\n\n  genmodels sample runs/vae-digits -n 64 -o samples.png\n\n"
-    "  genmodels sample runs/gan-digits -n 1000 --format npy -o samples.npy --seed 3"
+    "  genmodels sample runs/gan-digits -n 1000 --format npy -o samples.npy --seed 3\n\n"
+    "  genmodels sample runs/dcgan-mnist5k --label 7 --truncation 0.7 -o sevens.png   (conditional GAN)"
 )
 def sample(
     run: Annotated[Path, typer.Argument(help="Run directory or saved model directory.")],
@@ -173,6 +179,10 @@ def sample(
         typer.Option("--format", help="png (a grid image) or npy (an array, shape (n, C, H, W), values in [0, 1])."),
     ] = "png",
     seed: Annotated[int, typer.Option(help="Sampling seed: the same seed gives the same samples.")] = 0,
+    label: Annotated[Optional[int], typer.Option(help="Class of every sample (conditional models).")] = None,
+    truncation: Annotated[
+        Optional[float], typer.Option(help="Truncate the GAN's latent normal to [-t, t]: fidelity over variety.")
+    ] = None,
 ) -> None:
     """Draw samples from a trained model, as a grid picture or an array."""
     import genmodels
@@ -181,7 +191,12 @@ def sample(
     if output_format not in ("png", "npy"):
         raise typer.BadParameter(f"--format must be png or npy, got {output_format!r}")
     model = genmodels.load(run)
-    images = model.sample(n, generator=torch.Generator().manual_seed(seed))
+    controls: dict[str, Any] = {}
+    if label is not None:
+        controls["labels"] = label
+    if truncation is not None:
+        controls["truncation"] = truncation
+    images = model.sample(n, generator=torch.Generator().manual_seed(seed), **controls)
     if output_format == "npy":
         np.save(output, images.cpu().numpy())
     else:
@@ -191,7 +206,8 @@ def sample(
 
 @app.command(
     epilog="Examples:\n\n  genmodels evaluate runs/vae-digits\n\n"
-    "  genmodels evaluate runs/vae-mnist5k --split validation -o val.json"
+    "  genmodels evaluate runs/vae-mnist5k --split validation -o val.json\n\n"
+    "  genmodels evaluate runs/dcgan-mnist5k --metrics fd,prd,coverage --num-samples 2000"
 )
 def evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory (its data spec is reused).")],
@@ -203,10 +219,25 @@ def evaluate(
         Optional[int],
         typer.Option(help="Importance samples K of the likelihood estimate (VAEs) [default: the model's]."),
     ] = None,
+    metrics: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Sample-quality metrics, comma-separated: fd, prd (precision/recall), coverage (density/coverage), "
+            "classes; or none [default: all, where the data set has a feature network]."
+        ),
+    ] = None,
+    num_samples: Annotated[
+        Optional[int], typer.Option(help="Samples for the sample-quality metrics [default: validation + test size].")
+    ] = None,
+    feature_network: Annotated[
+        Optional[str], typer.Option(help="Feature network: a data set name or a directory [default: the run's data].")
+    ] = None,
 ) -> None:
-    """Evaluate on held-out data: negative ELBO and NLL in nats (bits/dim on binary data), and every loss."""
+    """Evaluate on held-out data: negative ELBO and NLL in nats (bits/dim on binary data), every loss, and
+    sample quality (Frechet distance, precision/recall, density/coverage, classes) in a feature network."""
     import genmodels
     from genmodels.data import load_data
+    from genmodels.evaluation.sample_quality import METRICS
     from genmodels.files import write_text_atomic
     from genmodels.reporting import evaluate_split
     from genmodels.runs import load_run_spec
@@ -220,15 +251,22 @@ def evaluate(
         if not hasattr(model.config, "importance_samples"):
             raise typer.BadParameter(f"{type(model).__name__} has no importance-sampled likelihood")
         model.config.importance_samples = importance_samples
+    chosen = None if metrics is None else [name.strip() for name in metrics.split(",") if name.strip() != "none"]
+    unknown = set(chosen or []) - set(METRICS)
+    if unknown:
+        raise typer.BadParameter(f"unknown metric(s) {', '.join(sorted(unknown))}; choose from {', '.join(METRICS)}")
     data = load_data(spec.data)
-    metrics = evaluate_split(model, data, split)
-    result = {"run": str(run), "spec": spec.to_dict(), "data": data.info, "versions": software_versions(), **metrics}
+    results = evaluate_split(model, data, split, chosen, num_samples, feature_network)
+    record = {"run": str(run), "spec": spec.to_dict(), "data": data.info, "versions": software_versions(), **results}
     output = output or run / f"evaluation-{split}.json"
-    write_text_atomic(output, json.dumps(result, indent=2) + "\n")
-    for name, result in metrics.get("likelihood", {}).items():
+    write_text_atomic(output, json.dumps(record, indent=2) + "\n")
+    for name, result in results.get("likelihood", {}).items():
         console.print(f"{split} {name}: {_describe_likelihood(result)}")
-    for name, value in metrics["losses"].items():
+    for name, value in results["losses"].items():
         console.print(f"{split} {name}: {value:.4f}")
+    for name, value in {**results.get("sample_quality", {}), **results.get("modes", {})}.items():
+        if isinstance(value, (int, float)):
+            console.print(f"samples {name}: {value:.4g}")
     console.print(f"wrote {output}")
 
 
@@ -313,6 +351,38 @@ def traverse(
     label = None if held_out.labels is None else held_out.labels[index]
     save_image_grid(traverse_code(model, held_out.images[index], label=label), output, columns=9)
     console.print(f"wrote the latent traversal of {split} image {index} to {output}")
+
+
+features_app = typer.Typer(
+    help="Feature networks: the per-data-set classifiers behind fd_<data>, precision/recall and coverage.",
+    no_args_is_help=True,
+)
+app.add_typer(features_app, name="features")
+
+
+@features_app.command(
+    "train",
+    epilog="Examples:\n\n  genmodels features train --data mnist5k\n\n"
+    "  genmodels features train --data ./my_labelled_images -o features/mine --epochs 30",
+)
+def train_features(
+    data: Annotated[str, typer.Option(help="A labelled image data set: a built-in name or a path.")],
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", help="Directory [default: ~/.cache/genmodels/feature_networks/DATA]."),
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Training epochs (best validation accuracy is kept).")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed for initialisation, batches and augmentation.")] = 0,
+) -> None:
+    """Train (or re-train) the feature network of an image data set; later evaluations use it."""
+    from genmodels.evaluation.feature_network import train_feature_network, user_feature_network_root
+
+    output = output or user_feature_network_root() / Path(data).name
+    record = train_feature_network(data, output, epochs=epochs, seed=seed)
+    console.print(
+        f"wrote {output}: test accuracy {record['test_accuracy']:.4f} "
+        f"({record['test_accuracy_binarized']:.4f} on binarized test images)"
+    )
 
 
 @app.command(epilog="Examples:\n\n  genmodels datasets\n\n  genmodels train vae --data mnist5k")

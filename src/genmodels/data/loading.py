@@ -25,7 +25,10 @@ def load_data(spec: DataSpec | str) -> DataSplits:
     spec = DataSpec(name=spec) if isinstance(spec, str) else spec
     images, labels, source, class_names = _read_source(spec)
     content_hash = _content_hash(images, labels)
-    images = _convert(torch.from_numpy(as_float_images(np.asarray(images), source)), spec)
+    if spec.name in DATASETS and DATASETS[spec.name].vectors:
+        images = torch.from_numpy(np.asarray(images, dtype=np.float32))
+    else:
+        images = _convert(torch.from_numpy(as_float_images(np.asarray(images), source)), spec)
     labels_tensor = torch.from_numpy(np.asarray(labels).astype(np.int64)) if labels is not None else None
     if labels_tensor is not None and len(labels_tensor) != len(images):
         raise DataError(f"{source}: {len(images)} images but {len(labels_tensor)} labels")

@@ -15,16 +15,18 @@ RawData = tuple[np.ndarray, "np.ndarray | None"]
 class RegisteredDataset:
     description: str
     load: Callable[[], RawData]
+    vectors: bool = False
+    """Rows are feature vectors (N, D) in [0, 1], not images: no channel or size conversion."""
 
 
 DATASETS: dict[str, RegisteredDataset] = {}
 
 
-def register_dataset(name: str, description: str):
+def register_dataset(name: str, description: str, vectors: bool = False):
     """Decorator: make ``load() -> (images, labels)`` available as data set ``name``."""
 
     def register(load: Callable[[], RawData]) -> Callable[[], RawData]:
-        DATASETS[name] = RegisteredDataset(description, load)
+        DATASETS[name] = RegisteredDataset(description, load, vectors)
         return load
 
     return register

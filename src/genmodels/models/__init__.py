@@ -1,5 +1,6 @@
 """Model families behind one interface; importing this package registers them all."""
 
+from genmodels.models.adversarial import AdversarialConfig, AdversarialModel
 from genmodels.models.base import (
     MODEL_REGISTRY,
     Batch,
@@ -11,10 +12,17 @@ from genmodels.models.base import (
     register_model,
 )
 from genmodels.models.conv_vae import ConvVAE, ConvVAEConfig
+from genmodels.models.dcgan import DCGAN, WGANGP, DCGANConfig, WGANGPConfig
 from genmodels.models.gan import GAN, GANConfig
 from genmodels.models.vae import VAE, VAEConfig, VariationalAutoencoder
 
 __all__ = [
+    "AdversarialConfig",
+    "AdversarialModel",
+    "DCGAN",
+    "DCGANConfig",
+    "WGANGP",
+    "WGANGPConfig",
     "GAN",
     "ConvVAE",
     "ConvVAEConfig",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -100,6 +100,16 @@ class GenerativeModel(nn.Module, ABC):
     def training_phases(self) -> list[TrainingPhase]:
         """The optimizers this model trains with; by default one over all parameters."""
         return [TrainingPhase("model", "loss", tuple(self.parameters()))]
+
+    def after_optimizer_step(self, phase: str) -> None:
+        """Called by the trainer after each update of ``phase`` (e.g. to move an EMA copy of weights)."""
+
+    def check_training_health(self, validations: Sequence[Mapping[str, float]]) -> list[str]:
+        """Warnings about the training so far, given every validation's metrics (oldest first).
+
+        The trainer prints them and stops refreshing its last good checkpoint while any persist.
+        """
+        return []
 
     # --- generation and density -----------------------------------------------------------
     def sample(self, n: int, generator: torch.Generator | None = None, **controls: Any) -> torch.Tensor:

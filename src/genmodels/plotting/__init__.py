@@ -3,5 +3,13 @@
 from genmodels.plotting.curves import plot_training_curves
 from genmodels.plotting.grids import image_grid, save_image_grid
 from genmodels.plotting.latent import plot_latent_map, save_manifold_grid
+from genmodels.plotting.points import plot_points
 
-__all__ = ["image_grid", "plot_latent_map", "plot_training_curves", "save_image_grid", "save_manifold_grid"]
+__all__ = [
+    "image_grid",
+    "plot_latent_map",
+    "plot_points",
+    "plot_training_curves",
+    "save_image_grid",
+    "save_manifold_grid",
+]

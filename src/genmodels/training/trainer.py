@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from lightning_fabric import Fabric
 from lightning_fabric.loggers import TensorBoardLogger
 
 from genmodels.errors import CheckpointError, TrainingDivergedError
+from genmodels.files import atomic_path
 from genmodels.models.base import GenerativeModel, TrainingPhase
 from genmodels.training.batches import BatchSchedule, take
 from genmodels.training.checkpoint import TrainingCheckpoint, load_checkpoint, save_checkpoint
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 Columns = Mapping[str, torch.Tensor]
 
 CHECKPOINT_NAME = "checkpoints/last.safetensors"
+GOOD_CHECKPOINT_NAME = "checkpoints/last_good.safetensors"
+"""The last checkpoint written before the model's health checks warned; kept while the warnings last."""
 HISTORY_NAME = "history.csv"
 
 
@@ -44,6 +48,8 @@ class FitResult:
     validation: dict[str, float]
     seconds: float
     examples_per_second: float
+    warnings: list[str] = field(default_factory=list)
+    """Health warnings raised during validation (divergence, mode collapse), each with its step."""
 
 
 def step_seed(seed: int, step: int, rank: int, validation: bool = False) -> int:
@@ -133,6 +139,8 @@ class Trainer:
         step = start_step
         started = time.perf_counter()
         last_validation: dict[str, float] = {}
+        self.validations: list[dict[str, float]] = []
+        health_warnings: list[str] = []
         fabric_model.train()
         try:
             while step < config.max_steps and not state.should_stop:
@@ -149,6 +157,7 @@ class Trainer:
                         if config.gradient_clip_norm is not None:
                             fabric.clip_gradients(fabric_model, optimizer, max_norm=config.gradient_clip_norm)
                         optimizer.step()
+                        model.after_optimizer_step(phase.name)
                         running.add(losses)
                 for scheduler in schedulers:
                     scheduler.step()
@@ -167,6 +176,7 @@ class Trainer:
                     if history is not None:
                         history.write(step, "validation", last_validation)
                     state.observe(step, last_validation, model)
+                    health_warnings += self._check_health(model, step, last_validation)
                 if step % config.checkpoint_every == 0 or step == config.max_steps or state.should_stop:
                     self._save_checkpoint(step, model, phases, optimizers, schedulers, state)
                 progress.advance(step)
@@ -195,6 +205,7 @@ class Trainer:
             validation=last_validation,
             seconds=seconds,
             examples_per_second=examples / seconds if seconds > 0 else math.nan,
+            warnings=health_warnings,
         )
 
     def validate(self, fabric_model: torch.nn.Module, validation: Columns) -> dict[str, float]:
@@ -217,6 +228,24 @@ class Trainer:
         module.train()
         totals = fabric.all_reduce(torch.stack([*sums.values()]), reduce_op="sum")
         return {**{name: float(total) / size for name, total in zip(sums, totals, strict=True)}, **diagnostics}
+
+    def _check_health(self, model: GenerativeModel, step: int, metrics: dict[str, float]) -> list[str]:
+        """Ask the model about its training; on new trouble, set aside the last checkpoint as the last good one."""
+        warnings_before = model.check_training_health(self.validations)
+        self.validations.append(metrics)
+        warnings = model.check_training_health(self.validations)
+        if {kind(warning) for warning in warnings} <= {kind(warning) for warning in warnings_before}:
+            return []  # nothing new: report a symptom when it appears, not at every validation
+        assert self.fabric is not None
+        good = self.output_dir / GOOD_CHECKPOINT_NAME
+        if not warnings_before and self.fabric.is_global_zero and self.checkpoint_path.is_file():
+            with atomic_path(good) as temporary:
+                shutil.copyfile(self.checkpoint_path, temporary)
+        kept = f"last good checkpoint kept at {good}" if good.is_file() else "no checkpoint was written before it"
+        messages = [f"step {step}: {warning}" for warning in warnings]
+        for message in messages:
+            self.fabric.print(f"warning: {message} ({kept})")
+        return messages
 
     # --- building blocks ------------------------------------------------------------------
     def _make_optimizer(self, phase: TrainingPhase) -> torch.optim.Optimizer:
@@ -287,6 +316,11 @@ class Trainer:
                 ),
             )
         self.fabric.barrier()
+
+
+def kind(warning: str) -> str:
+    """A health warning's kind: the words before its colon."""
+    return warning.partition(":")[0]
 
 
 class _RunningMeans:
