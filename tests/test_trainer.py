@@ -160,3 +160,12 @@ def test_resuming_a_finished_early_stopped_run_trains_no_further(binary_images, 
     first = Trainer(config, tmp_path).fit(vae(), {"x": binary_images}, {"x": binary_images[:32]})
     again = Trainer(config, tmp_path).fit(vae(), {"x": binary_images}, {"x": binary_images[:32]}, resume=True)
     assert again.steps == first.steps and again.best_step == first.best_step
+
+
+def test_time_budget_stops_with_a_validated_checkpointed_end(binary_images, tmp_path):
+    trainer = Trainer(quiet(max_steps=10**6, max_seconds=0.5, val_every=10**5, checkpoint_every=10**5), tmp_path)
+    result = trainer.fit(vae(), {"x": binary_images}, {"x": binary_images[:16]})
+    assert 0 < result.steps < 10**6 and result.seconds < 5
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.safetensors").step == result.steps
+    rows = list(csv.DictReader((tmp_path / "history.csv").open()))
+    assert [int(row["step"]) for row in rows if row["split"] == "validation"] == [result.steps]

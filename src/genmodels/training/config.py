@@ -16,6 +16,8 @@ LR_SCHEDULES = ("constant", "cosine", "linear")
 @dataclass
 class TrainerConfig:
     max_steps: int = 2000
+    max_seconds: float | None = None
+    """Also stop once training has run this long (wall clock, validation included): a fixed time budget."""
     batch_size: int = 128
     """Examples per device per optimizer update; the global batch is this times the number of processes."""
     learning_rate: float = 1e-3

@@ -162,24 +162,29 @@ class Trainer:
                 for scheduler in schedulers:
                     scheduler.step()
                 step += 1
+                out_of_time = self._out_of_time(started)
+                finished = step == config.max_steps or out_of_time
 
-                if step % config.log_every == 0 or step == config.max_steps:
+                if step % config.log_every == 0 or finished:
                     means = running.pop_means()
                     means["learning_rate"] = schedulers[-1].get_last_lr()[0]
                     fabric.log_dict({f"train/{name}": value for name, value in means.items()}, step=step)
                     if history is not None:
                         history.write(step, "train", means)
                     progress.show_losses(means)
-                if validation is not None and (step % config.val_every == 0 or step == config.max_steps):
+                if validation is not None and (step % config.val_every == 0 or finished):
                     last_validation = self.validate(fabric_model, validation)
                     fabric.log_dict({f"validation/{name}": value for name, value in last_validation.items()}, step=step)
                     if history is not None:
                         history.write(step, "validation", last_validation)
                     state.observe(step, last_validation, model)
                     health_warnings += self._check_health(model, step, last_validation)
-                if step % config.checkpoint_every == 0 or step == config.max_steps or state.should_stop:
+                if step % config.checkpoint_every == 0 or finished or state.should_stop:
                     self._save_checkpoint(step, model, phases, optimizers, schedulers, state)
                 progress.advance(step)
+                if out_of_time:
+                    fabric.print(f"stopping at step {step}: the time budget of {config.max_seconds:g} s is spent")
+                    break
                 if state.should_stop:
                     fabric.print(
                         f"early stopping at step {step}: validation {config.monitor} has not improved "
@@ -246,6 +251,14 @@ class Trainer:
         for message in messages:
             self.fabric.print(f"warning: {message} ({kept})")
         return messages
+
+    def _out_of_time(self, started: float) -> bool:
+        """Whether the time budget is spent; in data parallelism every process agrees (any one out stops all)."""
+        if self.config.max_seconds is None:
+            return False
+        assert self.fabric is not None
+        spent = time.perf_counter() - started >= self.config.max_seconds
+        return self.fabric.strategy.reduce_boolean_decision(spent, all=False)
 
     # --- building blocks ------------------------------------------------------------------
     def _make_optimizer(self, phase: TrainingPhase) -> torch.optim.Optimizer:
