@@ -27,7 +27,7 @@ from genmodels.versions import software_versions
 RUN_FILE = "run.json"
 MODEL_DIR = "model"
 # Settings that may change when a run is resumed: they do not change what was computed so far.
-RESUMABLE_CHANGES = {"max_steps", "progress_bar"}
+RESUMABLE_CHANGES = {"max_steps", "max_seconds", "progress_bar"}
 
 
 @dataclass

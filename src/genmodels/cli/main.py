@@ -83,6 +83,9 @@ def train(
         typer.Option("--binarize/--no-binarize", help="Binarize pixels (default: the model's recommendation)."),
     ] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="Training steps.")] = None,
+    max_seconds: Annotated[
+        Optional[float], typer.Option(help="Also stop after this many seconds of training (a time budget).")
+    ] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Batch size per device.")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for initialisation, batches and noise.")] = None,
@@ -109,6 +112,7 @@ def train(
         sections[section].update(values)
     flags = {
         "max_steps": max_steps,
+        "max_seconds": max_seconds,
         "batch_size": batch_size,
         "learning_rate": lr,
         "seed": seed,
