@@ -16,9 +16,11 @@ from genmodels.evaluation import evaluate_likelihood, evaluate_losses
 from genmodels.evaluation.feature_network import feature_network_directory
 from genmodels.evaluation.generated import MODE_SAMPLES, draw_samples, evaluate_modes, evaluate_samples
 from genmodels.evaluation.sample_quality import METRICS
+from genmodels.evaluation.text import evaluate_text
 from genmodels.files import write_text_atomic
 from genmodels.latent_tools import has_latent_space, reconstruct
 from genmodels.models.base import GenerativeModel
+from genmodels.models.sequence import SequenceModel
 from genmodels.plotting import plot_latent_map, plot_points, plot_training_curves, save_image_grid, save_manifold_grid
 from genmodels.training.trainer import HISTORY_NAME
 from genmodels.versions import software_versions
@@ -45,6 +47,8 @@ def evaluate_split(
     ``sample_metrics`` (None: all of them where the data set has a feature network; empty: none).
     """
     held_out = getattr(data, split)
+    if data.is_text:
+        return {"split": split, "text": evaluate_text(model, held_out, data.tokenizer)}
     metrics: dict[str, Any] = {"split": split, "losses": evaluate_losses(model, held_out.tensors())}
     if model.log_prob_kind != "none":
         metrics["likelihood"] = evaluate_likelihood(
@@ -63,7 +67,9 @@ def evaluate_split(
 def write_run_report(
     run_dir: Path, model: GenerativeModel, data: DataSplits, spec: RunSpec, fit: FitResult
 ) -> dict[str, Any]:
-    if data.data_shape == (2,):
+    if data.is_text:
+        pictures = {"samples": str(write_text_samples(model, run_dir / "samples.txt"))}
+    elif data.data_shape == (2,):
         samples = draw_samples(model, MODE_SAMPLES, SAMPLE_SEED)
         pictures = {"samples": str(plot_points(data.train.images, samples, run_dir / "samples.png"))}
     else:
@@ -77,11 +83,18 @@ def write_run_report(
         "versions": software_versions(),
         "data": data.info,
         "training": dataclasses.asdict(fit),
-        "test": evaluate_split(model, data, "test"),
+        "test": evaluate_split(model, data, "test" if data.info["sizes"]["test"] else "validation"),
         "pictures": pictures,
     }
     write_text_atomic(run_dir / REPORT_FILE, json.dumps(report, indent=2) + "\n")
     return report
+
+
+def write_text_samples(model: SequenceModel, path: Path, count: int = 3, length: int = 300) -> Path:
+    """A few seeded continuations of an empty prompt, separated by rules, for a first look at the model."""
+    texts = model.generate_batch("", length, num_samples=count, seed=SAMPLE_SEED)
+    write_text_atomic(path, "\n\n----------\n\n".join(texts) + "\n")
+    return path
 
 
 def sample_images(model: GenerativeModel, n: int, seed: int = SAMPLE_SEED) -> torch.Tensor:

@@ -17,9 +17,10 @@ import torch
 from lightning_fabric.utilities.rank_zero import rank_zero_only
 
 from genmodels.data import DataSpec, DataSplits, load_data
-from genmodels.errors import CheckpointError
+from genmodels.errors import CheckpointError, DataError
 from genmodels.files import write_text_atomic
 from genmodels.models.base import GenerativeModel, get_model_class
+from genmodels.models.sequence import SequenceModel
 from genmodels.reporting import write_run_report
 from genmodels.training import FitResult, Trainer, TrainerConfig
 from genmodels.versions import software_versions
@@ -73,14 +74,30 @@ def make_spec(
     )
 
 
-def build_model_for(spec: RunSpec, data_shape: tuple[int, ...]) -> GenerativeModel:
-    """The spec's model for data of this shape, initialised from the run's seed."""
+def build_model_for(spec: RunSpec, data: DataSplits) -> GenerativeModel:
+    """The spec's model for this data (its shape, and for text its tokenizer), initialised from the run's seed."""
     model_class = get_model_class(spec.model)
-    config = model_class.config_class.from_dict({"data_shape": data_shape, **spec.model_config})
-    if tuple(config.data_shape) != tuple(data_shape):
-        raise ValueError(f"model data_shape {config.data_shape} differs from the data's {tuple(data_shape)}")
+    is_sequence_model = issubclass(model_class, SequenceModel)
+    if is_sequence_model != data.is_text:
+        wanted = "text" if is_sequence_model else "images or vectors"
+        raise DataError(f"{spec.model!r} models {wanted}; {data.info['source']!r} is not that kind of data")
+    from_data: dict[str, Any] = {"data_shape": data.data_shape}
+    if data.tokenizer is not None:
+        from_data["vocab_size"] = data.tokenizer.vocab_size
+    clashes = {
+        name
+        for name, value in from_data.items()
+        if name in spec.model_config
+        and json.dumps(spec.model_config[name]) != json.dumps(list(value) if isinstance(value, tuple) else value)
+    }
+    if clashes:
+        raise ValueError(f"model settings {sorted(clashes)} differ from what the data sets: {from_data}")
+    config = model_class.config_class.from_dict({**spec.model_config, **from_data})
     torch.manual_seed(spec.trainer.seed)
-    return model_class(config)
+    model = model_class(config)
+    if data.tokenizer is not None:
+        model.tokenizer = data.tokenizer
+    return model
 
 
 @dataclass
@@ -98,7 +115,7 @@ def train_run(spec: RunSpec, run_dir: str | Path, resume: bool = False) -> RunOu
     if rank_zero_only.rank == 0:
         _check_run_dir(spec, run_dir, resume)
     data = load_data(spec.data)
-    model = build_model_for(spec, data.data_shape)
+    model = build_model_for(spec, data)
     with model.evaluating(), torch.no_grad():
         # a dry run on a few examples: a model/data mismatch surfaces before anything is written
         model.loss({name: column[:2] for name, column in data.train.tensors().items()})

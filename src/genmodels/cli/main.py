@@ -151,8 +151,8 @@ def _print_report(run_dir: Path, report: dict[str, Any]) -> None:
     test = report["test"]
     for name, result in test.get("likelihood", {}).items():
         table.add_row(f"test {name}", _describe_likelihood(result))
-    for name, value in test["losses"].items():
-        table.add_row(f"test {name}", f"{value:.4f}")
+    for name, value in {**test.get("losses", {}), **_text_summary(test.get("text"))}.items():
+        table.add_row(f"{test['split']} {name}", f"{value:.4f}")
     for name, value in {**test.get("sample_quality", {}), **test.get("modes", {})}.items():
         if isinstance(value, (int, float)) and name != "seed":
             table.add_row(f"samples {name}", f"{value:.4g}")
@@ -161,6 +161,11 @@ def _print_report(run_dir: Path, report: dict[str, Any]) -> None:
     for name, path in report["pictures"].items():
         table.add_row(name, path)
     console.print(table)
+
+
+def _text_summary(result: dict[str, Any] | None) -> dict[str, float]:
+    names = ("nats_per_token", "bits_per_character", "perplexity")
+    return {name: result[name] for name in names} if result else {}
 
 
 def _describe_likelihood(result: dict[str, Any]) -> str:
@@ -180,7 +185,11 @@ def sample(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file.")] = Path("samples.png"),
     output_format: Annotated[
         str,
-        typer.Option("--format", help="png (a grid image) or npy (an array, shape (n, C, H, W), values in [0, 1])."),
+        typer.Option(
+            "--format",
+            help="png (a grid image; text models write .txt) or npy (an array (n, *data_shape): images in [0, 1], "
+            "token ids for text).",
+        ),
     ] = "png",
     seed: Annotated[int, typer.Option(help="Sampling seed: the same seed gives the same samples.")] = 0,
     label: Annotated[Optional[int], typer.Option(help="Class of every sample (conditional models).")] = None,
@@ -201,7 +210,11 @@ def sample(
     if truncation is not None:
         controls["truncation"] = truncation
     images = model.sample(n, generator=torch.Generator().manual_seed(seed), **controls)
-    if output_format == "npy":
+    if getattr(model, "tokenizer", None) is not None and output_format == "png":
+        output = output.with_suffix(".txt")
+        texts = [model.tokenizer.decode(row.tolist()) for row in images]
+        output.write_text("\n\n----------\n\n".join(texts) + "\n", encoding="utf-8")
+    elif output_format == "npy":
         np.save(output, images.cpu().numpy())
     else:
         save_image_grid(images, output)
@@ -266,12 +279,75 @@ def evaluate(
     write_text_atomic(output, json.dumps(record, indent=2) + "\n")
     for name, result in results.get("likelihood", {}).items():
         console.print(f"{split} {name}: {_describe_likelihood(result)}")
-    for name, value in results["losses"].items():
+    for name, value in {**results.get("losses", {}), **_text_summary(results.get("text"))}.items():
         console.print(f"{split} {name}: {value:.4f}")
     for name, value in {**results.get("sample_quality", {}), **results.get("modes", {})}.items():
         if isinstance(value, (int, float)):
             console.print(f"samples {name}: {value:.4g}")
     console.print(f"wrote {output}")
+
+
+@app.command(
+    epilog='Examples:\n\n  genmodels generate runs/gpt-shakespeare --prompt "ROMEO:" --max-new-tokens 500 '
+    "--temperature 0.8 --top-p 0.95\n\n"
+    "  genmodels generate runs/gpt-shakespeare --prompt \"JULIET:\" --num-samples 4 --stop $'\\n\\n' -o lines.txt"
+)
+def generate(
+    run: Annotated[Path, typer.Argument(help="Run directory or saved model directory of a sequence model.")],
+    prompt: Annotated[str, typer.Option(help="Text to continue [default: a line break].")] = "",
+    max_new_tokens: Annotated[int, typer.Option(help="Most tokens to generate per sample.")] = 200,
+    temperature: Annotated[float, typer.Option(help="Below 1: safer, above 1: wilder; 0: always the likeliest.")] = 1.0,
+    top_k: Annotated[Optional[int], typer.Option(help="Sample only from the k likeliest tokens.")] = None,
+    top_p: Annotated[
+        Optional[float], typer.Option(help="Sample only from the likeliest tokens whose mass is p.")
+    ] = None,
+    stop: Annotated[
+        Optional[list[str]], typer.Option(help="End a sample at this text (repeatable; not included).")
+    ] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Sampling seed: the same seed gives the same text.")] = None,
+    num_samples: Annotated[int, typer.Option(help="Samples, generated together in one batch.")] = 1,
+    cache: Annotated[bool, typer.Option(help="Reuse attention keys/values (one step per token).")] = True,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the samples here.")] = None,
+) -> None:
+    """Generate text from a prompt, streaming a single sample to the terminal as it is produced."""
+    import genmodels
+    from genmodels.files import write_text_atomic
+    from genmodels.models.sequence import SequenceModel
+
+    model = genmodels.load(run)
+    if not isinstance(model, SequenceModel):
+        raise typer.BadParameter(
+            f"{run} holds a {model.model_type!r} model; generate needs a sequence model (gpt, ...)"
+        )
+    stream = num_samples == 1
+
+    def show(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    if stream:
+        show(prompt)
+    texts = model.generate_batch(
+        prompt,
+        max_new_tokens,
+        num_samples=num_samples,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        stop=stop or (),
+        seed=seed,
+        use_cache=cache,
+        on_text=show if stream else None,
+    )
+    if stream:
+        show("\n")
+    else:
+        for number, text in enumerate(texts, 1):
+            console.rule(f"sample {number}")
+            show(text + "\n")
+    if output is not None:
+        write_text_atomic(output, "\n\n----------\n\n".join(texts) + "\n")
+        console.print(f"wrote {len(texts)} samples to {output}")
 
 
 def _load_run_with_split(run: Path, split: str):
@@ -407,7 +483,7 @@ def models() -> None:
 
     table = Table("name", "class", "log_prob", "description")
     for name, model_class in sorted(MODEL_REGISTRY.items()):
-        description = (model_class.__doc__ or "").strip().splitlines()[0]
+        description = ((model_class.__doc__ or "").strip().splitlines() or [""])[0]
         table.add_row(name, model_class.__name__, model_class.log_prob_kind, description)
     console.print(table)
 

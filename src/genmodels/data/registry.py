@@ -30,7 +30,3 @@ def register_dataset(name: str, description: str, vectors: bool = False):
         return load
 
     return register
-
-
-def list_datasets() -> dict[str, str]:
-    return {name: dataset.description for name, dataset in sorted(DATASETS.items())}

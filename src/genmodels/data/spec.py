@@ -1,4 +1,4 @@
-"""What data to load (``DataSpec``) and what comes back (``DataSplits`` of ``ImageSplit``)."""
+"""What data to load (``DataSpec``) and what comes back (``DataSplits`` of ``ImageSplit`` or text splits)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,14 @@ class DataSpec:
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
     split_seed: int = 0
+    tokenizer: str | None = None
+    """Text only: ``"char"`` (the default for text) or ``"bpe"`` (byte-level BPE, trained on the training split)."""
+    vocab_size: int | None = None
+    """Text with the ``bpe`` tokenizer: vocabulary size (default 1024)."""
+    context_length: int | None = None
+    """Text only: tokens a model sees at once (default 256); rows are this plus the one token predicted last."""
+    memory_map: bool = False
+    """Text only: write token arrays to ``~/.cache/genmodels/tokens`` and memory-map them (for huge corpora)."""
 
     def __post_init__(self) -> None:
         fractions = (self.validation_fraction, self.test_fraction)
@@ -38,6 +46,8 @@ class DataSpec:
             raise DataError(f"channels must be 1 or 3, got {self.channels}")
         if self.image_size is not None and self.image_size < 1:
             raise DataError(f"image_size must be positive, got {self.image_size}")
+        if self.context_length is not None and self.context_length < 1:
+            raise DataError(f"context_length must be positive, got {self.context_length}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -73,11 +83,18 @@ class ImageSplit:
 @dataclass
 class DataSplits:
     train: ImageSplit
+    """An ``ImageSplit``, or for text a :class:`genmodels.data.text.TextSplit` (same ``tensors()`` call)."""
     validation: ImageSplit
     test: ImageSplit
     info: dict[str, Any]
-    """Provenance, JSON-ready: spec, source, sha256, sizes, data_shape, binarized, classes."""
+    """Provenance, JSON-ready: spec, source, sha256, sizes, data_shape, binarized, classes; ``kind`` for text."""
+    tokenizer: Any = None
+    """Text only: the :class:`genmodels.data.tokenizers.Tokenizer` trained on the training split."""
 
     @property
-    def data_shape(self) -> tuple[int, int, int]:
-        return tuple(self.train.images.shape[1:])
+    def data_shape(self) -> tuple[int, ...]:
+        return tuple(self.info["data_shape"])
+
+    @property
+    def is_text(self) -> bool:
+        return self.info.get("kind") == "text"

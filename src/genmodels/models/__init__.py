@@ -11,12 +11,21 @@ from genmodels.models.base import (
     get_model_class,
     register_model,
 )
+from genmodels.models.char_rnn import CharRNN, CharRNNConfig
 from genmodels.models.conv_vae import ConvVAE, ConvVAEConfig
 from genmodels.models.dcgan import DCGAN, WGANGP, DCGANConfig, WGANGPConfig
 from genmodels.models.gan import GAN, GANConfig
+from genmodels.models.gpt import GPT, GPTConfig
+from genmodels.models.sequence import SequenceConfig, SequenceModel
 from genmodels.models.vae import VAE, VAEConfig, VariationalAutoencoder
 
 __all__ = [
+    "CharRNN",
+    "CharRNNConfig",
+    "GPT",
+    "GPTConfig",
+    "SequenceConfig",
+    "SequenceModel",
     "AdversarialConfig",
     "AdversarialModel",
     "DCGAN",

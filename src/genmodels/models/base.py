@@ -12,6 +12,7 @@ import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -165,6 +166,13 @@ class GenerativeModel(nn.Module, ABC):
         return x.to(device=self.device, dtype=torch.get_default_dtype())
 
     # --- saving and loading ---------------------------------------------------------------
+    def save_extras(self, directory: Path) -> list[str]:
+        """Write files the weights need beside them (e.g. a tokenizer); returns their names."""
+        return []
+
+    def load_extras(self, directory: Path) -> None:
+        """Read back what :meth:`save_extras` wrote; raise ``CheckpointError`` when it does not fit."""
+
     def save_pretrained(self, directory: str | Any, **provenance: Any) -> None:
         """Write ``config.json`` and ``model.safetensors`` into ``directory`` (atomically)."""
         from genmodels.models.pretrained import save_pretrained

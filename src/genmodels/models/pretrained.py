@@ -29,10 +29,12 @@ def save_pretrained(model: GenerativeModel, directory: str | Path, **provenance:
     directory.mkdir(parents=True, exist_ok=True)
     with atomic_path(directory / WEIGHTS_NAME) as temporary:
         save_model(model, str(temporary), metadata={"model_type": model.model_type})
+    extras = {name: sha256_file(directory / name) for name in model.save_extras(directory)}
     config = {
         "model_type": model.model_type,
         "config": model.config.to_dict(),
         "weights_sha256": sha256_file(directory / WEIGHTS_NAME),
+        **({"extra_files_sha256": extras} if extras else {}),
         "versions": software_versions(),
         **provenance,
     }
@@ -86,7 +88,12 @@ def load_pretrained(
             "truncated or was replaced"
         )
 
+    for name, recorded in saved.get("extra_files_sha256", {}).items():
+        if not (directory / name).is_file() or sha256_file(directory / name) != recorded:
+            raise CheckpointError(f"{directory / name} is missing or does not match the SHA-256 in {CONFIG_NAME}")
+
     model = cls(config)
+    model.load_extras(directory)
     _check_shapes(model, weights)
     try:
         load_model(model, str(weights), strict=True, device=str(map_location))

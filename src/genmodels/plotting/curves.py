@@ -13,7 +13,7 @@ def plot_training_curves(history_path: str | Path, path: str | Path) -> Path:
     rows = read_history(history_path)
     if not rows:
         raise ValueError(f"{history_path} has no rows to plot")
-    metrics = [name for name in rows[0] if name not in ("step", "split", "learning_rate")]
+    metrics = [name for name in rows[0] if name not in ("step", "split", "learning_rate", "seconds")]
     figure = Figure(figsize=(4.0 * len(metrics), 3.2), layout="constrained")
     axes = figure.subplots(1, len(metrics), squeeze=False)[0]
     for axis, metric in zip(axes, metrics, strict=False):

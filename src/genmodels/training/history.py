@@ -1,7 +1,8 @@
 """The loss history of a run as a CSV file, one row per logged step and split.
 
-Columns: ``step``, ``split`` (``train`` or ``validation``), then each metric; cells of metrics a
-row does not have are empty. On resume, rows after the checkpoint's step are dropped so the
+Columns: ``step``, ``split`` (``train`` or ``validation``), then each metric, the learning rate and
+``seconds`` (wall clock since this process started training); cells of metrics a row does not
+have are empty. On resume, rows after the checkpoint's step are dropped so the
 file reads as if the run had never stopped.
 """
 

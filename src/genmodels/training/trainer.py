@@ -129,7 +129,9 @@ class Trainer:
             probe = take(train, schedule.indices(0))
             metric_names = [*sorted(model.loss(probe)), *model.diagnostics(probe)]
         history = (
-            HistoryWriter(self.output_dir / HISTORY_NAME, [*metric_names, "learning_rate"], resume_step=start_step)
+            HistoryWriter(
+                self.output_dir / HISTORY_NAME, [*metric_names, "learning_rate", "seconds"], resume_step=start_step
+            )
             if fabric.is_global_zero
             else None
         )
@@ -168,6 +170,7 @@ class Trainer:
                 if step % config.log_every == 0 or finished:
                     means = running.pop_means()
                     means["learning_rate"] = schedulers[-1].get_last_lr()[0]
+                    means["seconds"] = time.perf_counter() - started
                     fabric.log_dict({f"train/{name}": value for name, value in means.items()}, step=step)
                     if history is not None:
                         history.write(step, "train", means)
@@ -176,7 +179,7 @@ class Trainer:
                     last_validation = self.validate(fabric_model, validation)
                     fabric.log_dict({f"validation/{name}": value for name, value in last_validation.items()}, step=step)
                     if history is not None:
-                        history.write(step, "validation", last_validation)
+                        history.write(step, "validation", {**last_validation, "seconds": time.perf_counter() - started})
                     state.observe(step, last_validation, model)
                     health_warnings += self._check_health(model, step, last_validation)
                 if step % config.checkpoint_every == 0 or finished or state.should_stop:
