@@ -47,7 +47,8 @@ def full_validation_loss(nanogpt: Path, checkpoint: Path, context: int) -> dict[
     total = 0.0
     with torch.no_grad():
         for chunk in windows.split(64):
-            logits, _ = model(chunk[:, :-1].contiguous(), chunk[:, 1:].contiguous())  # with targets nanoGPT returns logits at every position
+            # given targets, nanoGPT returns the logits of every position
+            logits, _ = model(chunk[:, :-1].contiguous(), chunk[:, 1:].contiguous())
             total += float(
                 torch.nn.functional.cross_entropy(logits.flatten(0, 1), chunk[:, 1:].flatten(), reduction="sum")
             )

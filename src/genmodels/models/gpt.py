@@ -63,20 +63,23 @@ class LayerCache:
 
 
 class RotaryPositions(nn.Module):
-    """Rotate each (even, odd) pair of query/key features by an angle proportional to the position."""
+    """Rotate pairs of query/key features (i, i + head_dim / 2) by angles proportional to the position.
+
+    The half-split pairing of GPT-NeoX: two multiplies and a concatenation per tensor.
+    """
 
     def __init__(self, head_dim: int, max_positions: int, base: float) -> None:
         super().__init__()
         frequencies = base ** (-torch.arange(0, head_dim, 2).float() / head_dim)
-        angles = torch.outer(torch.arange(max_positions).float(), frequencies)  # (positions, head_dim / 2)
+        angles = torch.outer(torch.arange(max_positions).float(), frequencies).repeat(1, 2)  # (positions, head_dim)
         self.register_buffer("cos", angles.cos(), persistent=False)
         self.register_buffer("sin", angles.sin(), persistent=False)
 
     def forward(self, x: torch.Tensor, start: int) -> torch.Tensor:
         cos = self.cos[start : start + x.shape[2]].to(x.dtype)
         sin = self.sin[start : start + x.shape[2]].to(x.dtype)
-        even, odd = x[..., 0::2], x[..., 1::2]
-        return torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1).flatten(-2)
+        first, second = x.chunk(2, dim=-1)
+        return x * cos + torch.cat([-second, first], dim=-1) * sin
 
 
 class CausalSelfAttention(nn.Module):

@@ -26,7 +26,10 @@ class TrainerConfig:
     optimizer: str = "adam"
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
+    """Applied to weight matrices and embeddings only; biases and normalisation gains are never decayed."""
     lr_schedule: str = "constant"
+    min_lr_ratio: float = 0.0
+    """Where cosine and linear decay end, as a fraction of the learning rate (e.g. 0.1)."""
     warmup_steps: int = 0
     gradient_clip_norm: float | None = None
     log_every: int = 25
@@ -52,6 +55,8 @@ class TrainerConfig:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         for name in ("max_steps", "batch_size", "log_every", "val_every", "checkpoint_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -267,23 +267,30 @@ class Trainer:
     def _make_optimizer(self, phase: TrainingPhase) -> torch.optim.Optimizer:
         config = self.config
         lr = config.phase_learning_rates.get(phase.name, config.learning_rate)
+        # weight decay shrinks weight matrices and embeddings, not biases or normalisation gains
+        groups = [
+            {"params": [p for p in phase.parameters if p.dim() >= 2], "weight_decay": config.weight_decay},
+            {"params": [p for p in phase.parameters if p.dim() < 2], "weight_decay": 0.0},
+        ]
+        groups = [group for group in groups if group["params"]]
         if config.optimizer == "sgd":
-            return torch.optim.SGD(phase.parameters, lr=lr, momentum=config.betas[0], weight_decay=config.weight_decay)
+            return torch.optim.SGD(groups, lr=lr, momentum=config.betas[0])
         optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-        return optimizer_class(phase.parameters, lr=lr, betas=config.betas, weight_decay=config.weight_decay)
+        return optimizer_class(groups, lr=lr, betas=config.betas)
 
     def _make_scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
-        """Linear warm-up, then constant, cosine or linear decay to zero at ``max_steps``."""
+        """Linear warm-up, then constant, or cosine or linear decay to ``min_lr_ratio`` at ``max_steps``."""
         warmup, total, shape = self.config.warmup_steps, self.config.max_steps, self.config.lr_schedule
+        floor = self.config.min_lr_ratio
 
         def factor(step: int) -> float:
             if step < warmup:
                 return (step + 1) / warmup
             progress = min(1.0, (step - warmup) / max(1, total - warmup))
             if shape == "cosine":
-                return 0.5 * (1.0 + math.cos(math.pi * progress))
+                return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
             if shape == "linear":
-                return 1.0 - progress
+                return floor + (1.0 - floor) * (1.0 - progress)
             return 1.0
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
