@@ -16,10 +16,16 @@ from genmodels.models.conv_vae import ConvVAE, ConvVAEConfig
 from genmodels.models.dcgan import DCGAN, WGANGP, DCGANConfig, WGANGPConfig
 from genmodels.models.gan import GAN, GANConfig
 from genmodels.models.gpt import GPT, GPTConfig
+from genmodels.models.made import MADE, MADEConfig
+from genmodels.models.pixelcnn import PixelCNN, PixelCNNConfig
 from genmodels.models.sequence import SequenceConfig, SequenceModel
 from genmodels.models.vae import VAE, VAEConfig, VariationalAutoencoder
 
 __all__ = [
+    "MADE",
+    "MADEConfig",
+    "PixelCNN",
+    "PixelCNNConfig",
     "CharRNN",
     "CharRNNConfig",
     "GPT",

@@ -1,0 +1,65 @@
+"""Exact per-pixel likelihoods shared by the autoregressive image models: binary or 256 grey levels."""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+PIXEL_LEVELS = (2, 256)
+
+
+def check_pixel_levels(levels: int) -> None:
+    if levels not in PIXEL_LEVELS:
+        raise ValueError(f"pixel_levels must be 2 (binary images) or 256 (8-bit grey levels), got {levels}")
+
+
+def pixel_targets(x: torch.Tensor, levels: int, model_name: str) -> torch.Tensor:
+    """Integer pixel values: {0, 1} for binary images, 0..255 for grey levels given in [0, 1]."""
+    if levels == 2:
+        if not torch.all((x == 0) | (x == 1)):
+            raise ValueError(
+                f"{model_name} with pixel_levels=2 models binary pixels; binarize the data (data.binarize=true) "
+                "or set model.pixel_levels=256 for grey levels"
+            )
+        return x.long()
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError(f"{model_name} expects grey levels in [0, 1], got values in [{x.min()}, {x.max()}]")
+    return (x * 255).round().long()
+
+
+def output_size(levels: int) -> int:
+    """Outputs per pixel: one logit for a binary pixel, one per level otherwise."""
+    return 1 if levels == 2 else levels
+
+
+def pixel_log_probs(logits: torch.Tensor, targets: torch.Tensor, levels: int) -> torch.Tensor:
+    """log p(pixel) for every pixel: ``logits (..., output_size)`` and ``targets (...)`` -> ``(...)``."""
+    if levels == 2:
+        return -F.binary_cross_entropy_with_logits(logits.squeeze(-1), targets.float(), reduction="none")
+    return -F.cross_entropy(logits.movedim(-1, 1), targets, reduction="none")
+
+
+def sample_pixels(logits: torch.Tensor, levels: int, generator: torch.Generator | None) -> torch.Tensor:
+    """Pixel values in [0, 1] drawn from ``(batch, output_size)`` logits."""
+    if levels == 2:
+        return torch.bernoulli(torch.sigmoid(logits.squeeze(-1)), generator=generator)
+    drawn = torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(-1)
+    return drawn.float() / 255
+
+
+def class_labels(
+    labels: torch.Tensor | int | None, batch: int, num_classes: int, device: torch.device
+) -> torch.Tensor | None:
+    """Validated labels ``(batch,)`` for a conditional model (an int means every row); None when unconditional."""
+    if num_classes == 0:
+        if labels is not None:
+            raise ValueError("this model is not conditional (num_classes = 0); do not pass labels")
+        return None
+    if labels is None:
+        raise ValueError(f"this conditional model needs labels (integers in 0..{num_classes - 1})")
+    labels = torch.as_tensor(labels, device=device).long()
+    if labels.dim() == 0:
+        labels = labels.expand(batch)
+    if labels.shape != (batch,) or labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f"labels must be {batch} integers in 0..{num_classes - 1}, got shape {tuple(labels.shape)}")
+    return labels
