@@ -69,6 +69,10 @@ def write_run_report(
 ) -> dict[str, Any]:
     if data.is_text:
         pictures = {"samples": str(write_text_samples(model, run_dir / "samples.txt"))}
+    elif data.preprocessor is not None:
+        rows = data.preprocessor.inverse_transform(sample_images(model, 64))
+        pictures = {"samples": str(run_dir / "samples.csv")}
+        write_text_atomic(run_dir / "samples.csv", rows.to_csv(index=False))
     elif data.data_shape == (2,):
         samples = draw_samples(model, MODE_SAMPLES, SAMPLE_SEED)
         pictures = {"samples": str(plot_points(data.train.images, samples, run_dir / "samples.png"))}
@@ -103,7 +107,7 @@ def sample_images(model: GenerativeModel, n: int, seed: int = SAMPLE_SEED) -> to
 
 def write_latent_pictures(model: GenerativeModel, data: DataSplits, out_dir: Path) -> dict[str, str]:
     """Reconstructions; with a 2-D latent space also the latent map and (unconditional) decoded manifold."""
-    if not has_latent_space(model):
+    if not has_latent_space(model) or len(data.data_shape) != 3:
         return {}
     test = data.test
     shown = slice(0, 32)

@@ -21,6 +21,7 @@ from genmodels.errors import CheckpointError, DataError
 from genmodels.files import write_text_atomic
 from genmodels.models.base import GenerativeModel, get_model_class
 from genmodels.models.sequence import SequenceModel
+from genmodels.models.tabular_vae import TabularVAE
 from genmodels.reporting import write_run_report
 from genmodels.training import FitResult, Trainer, TrainerConfig
 from genmodels.versions import software_versions
@@ -84,6 +85,10 @@ def build_model_for(spec: RunSpec, data: DataSplits) -> GenerativeModel:
     from_data: dict[str, Any] = {"data_shape": data.data_shape}
     if data.tokenizer is not None:
         from_data["vocab_size"] = data.tokenizer.vocab_size
+    if data.preprocessor is not None:
+        if not issubclass(model_class, TabularVAE):
+            raise DataError(f"{spec.model!r} does not take tables; train tabular-vae on {data.info['source']!r}")
+        from_data.update(data.preprocessor.model_settings())
     clashes = {
         name
         for name, value in from_data.items()
@@ -97,6 +102,8 @@ def build_model_for(spec: RunSpec, data: DataSplits) -> GenerativeModel:
     model = model_class(config)
     if data.tokenizer is not None:
         model.tokenizer = data.tokenizer
+    if data.preprocessor is not None:
+        model.preprocessor = data.preprocessor
     return model
 
 

@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from genmodels.cli.detect import detect_app
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:
@@ -438,6 +440,7 @@ features_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(features_app, name="features")
+app.add_typer(detect_app, name="detect")
 
 
 @features_app.command(

@@ -13,6 +13,7 @@ from torch.nn import functional as F
 from genmodels.data.readers import as_float_images, read_array_file, read_idx_directory, read_image_folder
 from genmodels.data.registry import DATASETS
 from genmodels.data.spec import DataSpec, DataSplits, ImageSplit
+from genmodels.data.tabular import is_table, load_tabular_data
 from genmodels.data.text import is_text, load_text_data
 from genmodels.errors import DataError
 
@@ -26,6 +27,8 @@ def load_data(spec: DataSpec | str) -> DataSplits:
     spec = DataSpec(name=spec) if isinstance(spec, str) else spec
     if is_text(spec):
         return load_text_data(spec)
+    if is_table(spec):
+        return load_tabular_data(spec)
     images, labels, source, class_names = _read_source(spec)
     content_hash = _content_hash(images, labels)
     if spec.name in DATASETS and DATASETS[spec.name].vectors:

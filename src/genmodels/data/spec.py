@@ -34,6 +34,12 @@ class DataSpec:
     context_length: int | None = None
     """Text only: tokens a model sees at once (default 256); rows are this plus the one token predicted last."""
     memory_map: bool = False
+    label_column: str | None = None
+    """Tables only: a column kept apart as each row's label (e.g. normal/anomalous), not a model input."""
+    columns: tuple[str, ...] | None = None
+    """Tables only: the feature columns (default: all but the label column)."""
+    categorical_columns: tuple[str, ...] | None = None
+    """Tables only: columns to one-hot encode (default: the non-numeric ones)."""
     """Text only: write token arrays to ``~/.cache/genmodels/tokens`` and memory-map them (for huge corpora)."""
 
     def __post_init__(self) -> None:
@@ -90,6 +96,8 @@ class DataSplits:
     """Provenance, JSON-ready: spec, source, sha256, sizes, data_shape, binarized, classes; ``kind`` for text."""
     tokenizer: Any = None
     """Text only: the :class:`genmodels.data.tokenizers.Tokenizer` trained on the training split."""
+    preprocessor: Any = None
+    """Tables only: the :class:`genmodels.data.tabular.TabularPreprocessor` fitted on the training split."""
 
     @property
     def data_shape(self) -> tuple[int, ...]:

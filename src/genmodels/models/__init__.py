@@ -19,9 +19,12 @@ from genmodels.models.gpt import GPT, GPTConfig
 from genmodels.models.made import MADE, MADEConfig
 from genmodels.models.pixelcnn import PixelCNN, PixelCNNConfig
 from genmodels.models.sequence import SequenceConfig, SequenceModel
+from genmodels.models.tabular_vae import TabularVAE, TabularVAEConfig
 from genmodels.models.vae import VAE, VAEConfig, VariationalAutoencoder
 
 __all__ = [
+    "TabularVAE",
+    "TabularVAEConfig",
     "MADE",
     "MADEConfig",
     "PixelCNN",

@@ -130,9 +130,18 @@ class MADE(GenerativeModel):
         return out.view(len(x), self.dimensions, self.outputs_per_pixel)  # the output mask repeats per pixel
 
     def _log_prob_with_mask(self, x: torch.Tensor, mask_index: int, labels: torch.Tensor | None) -> torch.Tensor:
+        return self._pixel_log_probs(x, mask_index, labels).sum(1)
+
+    def _pixel_log_probs(self, x: torch.Tensor, mask_index: int, labels: torch.Tensor | None) -> torch.Tensor:
         targets = pixel_targets(x, self.config.pixel_levels, "made").flatten(1)
         inputs = targets.float() / (self.config.pixel_levels - 1)
-        return pixel_log_probs(self.logits(inputs, mask_index, labels), targets, self.config.pixel_levels).sum(1)
+        return pixel_log_probs(self.logits(inputs, mask_index, labels), targets, self.config.pixel_levels)
+
+    def pixel_log_probs(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x_d | x_<d) of every pixel under the first mask, ``(batch, *data_shape)``."""
+        x = self.check_input(x)
+        labels = class_labels(labels, len(x), self.config.num_classes, x.device)
+        return self._pixel_log_probs(x, 0, labels).view(len(x), *self.config.data_shape)
 
     def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Exact log p(x) in nats; with ``ensemble_masks`` > 1, of the equal mixture of that many masks."""

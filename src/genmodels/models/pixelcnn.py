@@ -125,13 +125,17 @@ class PixelCNN(GenerativeModel):
             vertical, horizontal = layer(vertical, horizontal, labels)
         return self.head(horizontal).permute(0, 2, 3, 1)
 
-    def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Exact log p(x) in nats, the sum of every pixel's conditional."""
+    def pixel_log_probs(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x_ij | pixels before it) of every pixel, ``(batch, 1, height, width)``."""
         x = self.check_input(x)
         labels = class_labels(labels, len(x), self.config.num_classes, x.device)
         targets = pixel_targets(x, self.config.pixel_levels, "pixelcnn")[:, 0]  # (batch, H, W)
         inputs = targets[:, None].float() / (self.config.pixel_levels - 1)
-        return pixel_log_probs(self.logits(inputs, labels), targets, self.config.pixel_levels).flatten(1).sum(1)
+        return pixel_log_probs(self.logits(inputs, labels), targets, self.config.pixel_levels)[:, None]
+
+    def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Exact log p(x) in nats, the sum of every pixel's conditional."""
+        return self.pixel_log_probs(x, labels).flatten(1).sum(1)
 
     def loss(self, batch: Batch, phase: str | None = None) -> dict[str, torch.Tensor]:
         labels = batch.get("y") if self.is_conditional else None

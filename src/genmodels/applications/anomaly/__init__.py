@@ -1,0 +1,7 @@
+"""Anomaly detection with generative models: named scores, a calibrated detector, standard protocols."""
+
+from genmodels.applications.anomaly.detector import Detector
+from genmodels.applications.anomaly.metrics import detection_metrics
+from genmodels.applications.anomaly.scores import SCORES, anomaly_scores, available_scores, pixel_anomaly_map
+
+__all__ = ["SCORES", "Detector", "anomaly_scores", "available_scores", "detection_metrics", "pixel_anomaly_map"]

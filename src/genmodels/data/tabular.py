@@ -1,0 +1,223 @@
+"""Tables (CSV or Parquet) as model-ready vectors: scaling and one-hot encoding fitted on training rows.
+
+The :class:`TabularPreprocessor` is saved as ``preprocessor.json`` beside the model, so new rows are
+encoded exactly as the training rows were. Bad input is refused, never guessed at: a missing
+column, a missing value (NaN) or, by default, a category never seen in training raises an error
+that names the column and the offending rows or values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from genmodels.data.spec import DataSpec, DataSplits, ImageSplit
+from genmodels.errors import DataError
+from genmodels.files import write_text_atomic
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+PREPROCESSOR_FILE = "preprocessor.json"
+UNKNOWN_CATEGORY_POLICIES = ("error", "zeros")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A CSV or Parquet file as a data frame, with a clear error for a missing, empty or unreadable file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist")
+    try:
+        if path.suffix == ".csv":
+            frame = pd.read_csv(path)
+        else:
+            frame = pd.read_parquet(path)
+    except ImportError as error:
+        raise DataError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow): {error}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as error:
+        raise DataError(f"{path} is not a readable table: {error}") from None
+    if frame.empty:
+        raise DataError(f"{path} has no rows")
+    return frame
+
+
+@dataclass
+class TabularPreprocessor:
+    """Standardise numeric columns (training mean and standard deviation) and one-hot encode categorical ones."""
+
+    numeric_columns: list[str]
+    categorical_columns: list[str]
+    means: list[float] = field(default_factory=list)
+    scales: list[float] = field(default_factory=list)
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    unknown_categories: str = "error"
+    """``error``: refuse categories unseen in training; ``zeros``: encode them as all-zero one-hot rows."""
+
+    @classmethod
+    def fit(
+        cls,
+        frame: pd.DataFrame,
+        columns: Sequence[str] | None = None,
+        categorical_columns: Sequence[str] | None = None,
+        unknown_categories: str = "error",
+    ) -> TabularPreprocessor:
+        """Columns default to all; categorical ones default to the non-numeric columns."""
+        columns = list(columns) if columns is not None else list(frame.columns)
+        _require_columns(frame, columns)
+        if categorical_columns is None:
+            categorical_columns = [name for name in columns if not pd.api.types.is_numeric_dtype(frame[name])]
+        categorical = [name for name in columns if name in set(categorical_columns)]
+        numeric = [name for name in columns if name not in set(categorical)]
+        _refuse_missing_values(frame, columns)
+        for name in numeric:
+            if not pd.api.types.is_numeric_dtype(frame[name]):
+                raise DataError(f"column {name!r} is not numeric; list it among the categorical columns")
+        values = frame[numeric].to_numpy(np.float64)
+        scales = values.std(0) if len(numeric) else np.zeros(0)
+        return cls(
+            numeric_columns=numeric,
+            categorical_columns=categorical,
+            means=values.mean(0).tolist() if len(numeric) else [],
+            scales=np.where(scales > 0, scales, 1.0).tolist(),
+            categories={name: sorted(frame[name].astype(str).unique().tolist()) for name in categorical},
+            unknown_categories=unknown_categories,
+        )
+
+    def __post_init__(self) -> None:
+        if self.unknown_categories not in UNKNOWN_CATEGORY_POLICIES:
+            raise DataError(
+                f"unknown_categories must be one of {UNKNOWN_CATEGORY_POLICIES}, got {self.unknown_categories!r}"
+            )
+
+    @property
+    def width(self) -> int:
+        return len(self.numeric_columns) + sum(len(values) for values in self.categories.values())
+
+    def model_settings(self) -> dict[str, Any]:
+        """What a tabular model must know of the encoded layout: numeric features first, then one-hot groups."""
+        return {
+            "numeric_features": len(self.numeric_columns),
+            "categorical_sizes": [len(self.categories[name]) for name in self.categorical_columns],
+        }
+
+    def transform(self, frame: pd.DataFrame) -> torch.Tensor:
+        """Encoded rows, float32 ``(rows, width)``."""
+        _require_columns(frame, [*self.numeric_columns, *self.categorical_columns])
+        _refuse_missing_values(frame, [*self.numeric_columns, *self.categorical_columns])
+        parts = []
+        if self.numeric_columns:
+            values = frame[self.numeric_columns].to_numpy(np.float64)
+            parts.append((values - np.array(self.means)) / np.array(self.scales))
+        for name in self.categorical_columns:
+            known = self.categories[name]
+            column = frame[name].astype(str)
+            unseen = sorted(set(column) - set(known))
+            if unseen and self.unknown_categories == "error":
+                raise DataError(
+                    f"column {name!r} has categories never seen in training: {unseen[:5]}; training saw {known[:10]}"
+                )
+            index = pd.Index(known).get_indexer(column)  # -1 for unseen
+            one_hot = np.zeros((len(frame), len(known)))
+            seen = index >= 0
+            one_hot[np.flatnonzero(seen), index[seen]] = 1.0
+            parts.append(one_hot)
+        return torch.from_numpy(np.concatenate(parts, axis=1).astype(np.float32))
+
+    def inverse_transform(self, encoded: torch.Tensor) -> pd.DataFrame:
+        """Rows back in the original columns: numbers unscaled, each category the largest of its one-hot group."""
+        values = encoded.detach().cpu().numpy().astype(np.float64)
+        columns: dict[str, Any] = {}
+        numeric = len(self.numeric_columns)
+        for position, name in enumerate(self.numeric_columns):
+            columns[name] = values[:, position] * self.scales[position] + self.means[position]
+        start = numeric
+        for name in self.categorical_columns:
+            known = self.categories[name]
+            columns[name] = np.array(known, dtype=object)[values[:, start : start + len(known)].argmax(1)]
+            start += len(known)
+        return pd.DataFrame(columns)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    def save(self, directory: str | Path) -> Path:
+        path = Path(directory) / PREPROCESSOR_FILE
+        write_text_atomic(path, self.to_json())
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TabularPreprocessor:
+        path = Path(directory) / PREPROCESSOR_FILE
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError, TypeError) as error:
+            raise DataError(f"{path} is missing or not a preprocessor genmodels wrote: {error}") from None
+
+
+def _require_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = [name for name in columns if name not in frame.columns]
+    if missing:
+        raise DataError(f"the table lacks column(s) {missing}; it has {list(frame.columns)}")
+
+
+def _refuse_missing_values(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = frame[list(columns)].isna()
+    if missing.to_numpy().any():
+        counts = {name: int(count) for name, count in missing.sum().items() if count}
+        rows = np.flatnonzero(missing.to_numpy().any(1))[:5].tolist()
+        raise DataError(
+            f"missing values (NaN) in column(s) {counts}, e.g. rows {rows}; fill or drop them first "
+            "(genmodels does not impute silently)"
+        )
+
+
+def is_table(spec: DataSpec) -> bool:
+    return Path(spec.name).suffix in TABLE_SUFFIXES
+
+
+def load_tabular_data(spec: DataSpec) -> DataSplits:
+    """Seeded random splits of a table's rows; the preprocessor is fitted on the training rows only."""
+    frame = read_table(spec.name)
+    labels = None
+    if spec.label_column is not None:
+        _require_columns(frame, [spec.label_column])
+        labels_column = frame.pop(spec.label_column)
+        codes, classes = pd.factorize(labels_column, sort=True)
+        labels = torch.from_numpy(codes.astype(np.int64))
+    order = torch.randperm(len(frame), generator=torch.Generator().manual_seed(spec.split_seed)).numpy()
+    n_test, n_validation = round(len(frame) * spec.test_fraction), round(len(frame) * spec.validation_fraction)
+    if len(frame) - n_test - n_validation < 1:
+        raise DataError(f"{spec.name}: {len(frame)} rows are too few for a training split")
+    parts = {"test": order[:n_test], "validation": order[n_test : n_test + n_validation]}
+    parts["train"] = order[n_test + n_validation :]
+    preprocessor = TabularPreprocessor.fit(frame.iloc[parts["train"]], spec.columns, spec.categorical_columns)
+    splits = {
+        name: ImageSplit(
+            preprocessor.transform(frame.iloc[rows]), labels[torch.from_numpy(rows)] if labels is not None else None
+        )
+        for name, rows in parts.items()
+    }
+    info = {
+        "kind": "tabular",
+        "spec": spec.to_dict(),
+        "source": str(Path(spec.name).resolve()),
+        "sha256": _frame_hash(frame),
+        "sizes": {name: len(split) for name, split in splits.items()},
+        "data_shape": [preprocessor.width],
+        "binarized": False,
+        "num_classes": int(labels.max()) + 1 if labels is not None else None,
+        "class_names": [str(name) for name in classes] if labels is not None else None,
+        "columns": {"numeric": preprocessor.numeric_columns, "categorical": preprocessor.categorical_columns},
+    }
+    return DataSplits(splits["train"], splits["validation"], splits["test"], info=info, preprocessor=preprocessor)
+
+
+def _frame_hash(frame: pd.DataFrame) -> str:
+    import hashlib
+
+    return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()

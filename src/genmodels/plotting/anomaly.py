@@ -1,0 +1,54 @@
+"""Pictures of a detector: score histograms of normal and anomalous rows, the ROC curve, per-pixel maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from sklearn.metrics import roc_auc_score, roc_curve
+
+
+def plot_score_histogram(
+    scores: np.ndarray, is_anomaly: np.ndarray, path: str | Path, threshold: float | None = None
+) -> Path:
+    figure = Figure(figsize=(5.5, 3.5), layout="constrained")
+    axis = figure.subplots()
+    bins = np.histogram_bin_edges(scores, bins=40)
+    axis.hist(scores[~is_anomaly], bins=bins, alpha=0.6, label=f"normal ({int((~is_anomaly).sum())})", density=True)
+    axis.hist(scores[is_anomaly], bins=bins, alpha=0.6, label=f"anomalous ({int(is_anomaly.sum())})", density=True)
+    if threshold is not None:
+        axis.axvline(threshold, color="black", linestyle="--", label="threshold")
+    axis.set_xlabel("anomaly score (higher = more anomalous)")
+    axis.set_ylabel("density")
+    axis.legend()
+    figure.savefig(path, dpi=110)
+    return Path(path)
+
+
+def plot_roc_curve(scores: np.ndarray, is_anomaly: np.ndarray, path: str | Path) -> Path:
+    false_positive, true_positive, _ = roc_curve(is_anomaly, scores)
+    figure = Figure(figsize=(4.0, 4.0), layout="constrained")
+    axis = figure.subplots()
+    axis.plot(false_positive, true_positive, label=f"AUROC {roc_auc_score(is_anomaly, scores):.3f}")
+    axis.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    axis.set_xlabel("false-positive rate")
+    axis.set_ylabel("true-positive rate")
+    axis.legend(loc="lower right")
+    figure.savefig(path, dpi=110)
+    return Path(path)
+
+
+def plot_anomaly_maps(images: torch.Tensor, maps: torch.Tensor, path: str | Path) -> Path:
+    """Each image above its per-pixel anomaly map (brighter = more anomalous)."""
+    count = len(images)
+    figure = Figure(figsize=(1.2 * count, 2.6), layout="constrained")
+    axes = figure.subplots(2, count, squeeze=False)
+    for column in range(count):
+        axes[0, column].imshow(images[column, 0].cpu(), cmap="gray", vmin=0, vmax=1)
+        axes[1, column].imshow(maps[column].sum(0).cpu(), cmap="inferno")
+        for row in (0, 1):
+            axes[row, column].axis("off")
+    figure.savefig(path, dpi=110)
+    return Path(path)
