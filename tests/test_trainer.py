@@ -78,6 +78,7 @@ def test_resume_ends_with_exactly_the_uninterrupted_weights(make_model, binary_i
 
     for name, tensor in uninterrupted.state_dict().items():
         assert torch.equal(tensor, resumed.state_dict()[name]), name
+
     def logged_values(run: str) -> list[dict[str, str]]:  # everything but the wall clock
         rows = csv.DictReader((tmp_path / run / "history.csv").open())
         return [{name: value for name, value in row.items() if name != "seconds"} for row in rows]
