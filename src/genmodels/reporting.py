@@ -52,7 +52,10 @@ def evaluate_split(
     metrics: dict[str, Any] = {"split": split, "losses": evaluate_losses(model, held_out.tensors())}
     if model.log_prob_kind != "none":
         metrics["likelihood"] = evaluate_likelihood(
-            model, held_out.images, held_out.labels, discrete=bool(data.info.get("binarized"))
+            model,
+            held_out.images,
+            held_out.labels,
+            discrete=bool(data.info.get("binarized")) or getattr(model.config, "pixel_levels", None) == 256,
         )
     data_name = data.info["spec"]["name"]
     if data_name in MIXTURES:

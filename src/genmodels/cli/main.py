@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from genmodels.cli.detect import detect_app
+from genmodels.cli.molecules import molecules_app
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -441,6 +442,7 @@ features_app = typer.Typer(
 )
 app.add_typer(features_app, name="features")
 app.add_typer(detect_app, name="detect")
+app.add_typer(molecules_app, name="molecules")
 
 
 @features_app.command(

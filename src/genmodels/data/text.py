@@ -24,21 +24,26 @@ from genmodels.data.tokenizers import Tokenizer, train_tokenizer
 from genmodels.errors import DataError
 
 SHAKESPEARE_FILE = resources.files("genmodels.data") / "files" / "tinyshakespeare.txt.gz"
-TEXT_SUFFIXES = (".txt", ".text", ".md")
+MOSES_SUBSET_FILE = resources.files("genmodels.applications.molecules") / "files" / "moses_train_20k.smi.gz"
+TEXT_SUFFIXES = (".txt", ".text", ".md", ".smi")
 DEFAULT_CONTEXT_LENGTH = 256
 CHUNK_CHARACTERS = 1 << 20
 TOKEN_CACHE = Path("~/.cache/genmodels/tokens")
 
 
-def _read_shakespeare() -> str:
-    with SHAKESPEARE_FILE.open("rb") as compressed, gzip.open(compressed, "rt", encoding="utf-8") as text:
+def _read_gzip_text(file) -> str:
+    with file.open("rb") as compressed, gzip.open(compressed, "rt", encoding="utf-8") as text:
         return text.read()
 
 
 TEXT_DATASETS: dict[str, tuple[str, Callable[[], str]]] = {
     "shakespeare": (
         "Tiny Shakespeare (Karpathy's char-rnn corpus): 1,115,394 characters of the plays, shipped with genmodels",
-        _read_shakespeare,
+        lambda: _read_gzip_text(SHAKESPEARE_FILE),
+    ),
+    "moses": (
+        "MOSES training molecules (Polykovskiy et al., 2020), a seeded subset of 20,000 SMILES, one per line",
+        lambda: _read_gzip_text(MOSES_SUBSET_FILE),
     ),
 }
 

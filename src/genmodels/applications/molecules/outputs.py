@@ -1,0 +1,67 @@
+"""Molecules to files: SMILES lists, CSV with properties, SDF, a grid picture, property distributions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from rdkit import Chem
+from rdkit.Chem import Draw
+
+from genmodels.applications.molecules.properties import PROPERTY_FUNCTIONS, molecule_properties
+from genmodels.applications.molecules.smiles import parse
+from genmodels.files import atomic_path, write_text_atomic
+
+
+def write_smiles(smiles: list[str], path: str | Path) -> Path:
+    write_text_atomic(path, "\n".join(smiles) + "\n")
+    return Path(path)
+
+
+def properties_table(smiles: list[str]) -> pd.DataFrame:
+    """One row per molecule: SMILES, validity and every property (empty for invalid ones)."""
+    rows = []
+    for text in smiles:
+        properties = molecule_properties(text)
+        rows.append({"smiles": text, "valid": properties is not None, **(properties or {})})
+    return pd.DataFrame(rows, columns=["smiles", "valid", *PROPERTY_FUNCTIONS])
+
+
+def write_sdf(smiles: list[str], path: str | Path) -> Path:
+    """Valid molecules as an SD file, each with its SMILES as the name."""
+    with atomic_path(Path(path)) as temporary:
+        writer = Chem.SDWriter(str(temporary))
+        for text in smiles:
+            molecule = parse(text)
+            if molecule is not None:
+                molecule.SetProp("_Name", text)
+                writer.write(molecule)
+        writer.close()
+    return Path(path)
+
+
+def draw_grid(smiles: list[str], path: str | Path, columns: int = 6, legends: list[str] | None = None) -> Path:
+    molecules = [(parse(text), legend) for text, legend in zip(smiles, legends or smiles, strict=True)]
+    molecules = [(molecule, legend) for molecule, legend in molecules if molecule is not None]
+    image = Draw.MolsToGridImage(
+        [molecule for molecule, _ in molecules], molsPerRow=columns, subImgSize=(250, 200),
+        legends=[legend[:40] for _, legend in molecules],
+    )  # fmt: skip
+    image.save(str(path))
+    return Path(path)
+
+
+def plot_property_distributions(generated: pd.DataFrame, reference: pd.DataFrame, path: str | Path) -> Path:
+    """Histograms of each property for generated and reference molecules, as MOSES plots them."""
+    figure = Figure(figsize=(4.0 * len(PROPERTY_FUNCTIONS), 3.2), layout="constrained")
+    for axis, name in zip(figure.subplots(1, len(PROPERTY_FUNCTIONS)), PROPERTY_FUNCTIONS, strict=True):
+        values = [table.loc[table["valid"], name].to_numpy() for table in (reference, generated)]
+        bins = np.histogram_bin_edges(np.concatenate(values), bins=40)
+        for data, label in zip(values, ("reference", "generated"), strict=True):
+            axis.hist(data, bins=bins, density=True, alpha=0.55, label=label)
+        axis.set_title(name)
+        axis.legend()
+    figure.savefig(path, dpi=110)
+    return Path(path)

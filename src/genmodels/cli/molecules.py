@@ -1,0 +1,188 @@
+"""``genmodels molecules``: prepare a SMILES corpus, generate, evaluate with the MOSES metrics, optimise, draw."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+molecules_app = typer.Typer(
+    help="Drug discovery: SMILES corpora, generation, MOSES metrics, property optimisation.", no_args_is_help=True
+)
+console = Console()
+REPRESENTATIONS = ("smiles", "selfies")
+
+
+def _check_representation(representation: str) -> None:
+    if representation not in REPRESENTATIONS:
+        raise typer.BadParameter(f"--representation must be smiles or selfies, got {representation!r}")
+
+
+@molecules_app.command(
+    epilog="Examples:\n\n  genmodels molecules prepare actives.csv --column smiles -o actives.smi\n\n"
+    "  genmodels molecules prepare moses -o moses-selfies.smi --representation selfies\n\n"
+    "  genmodels train charrnn --data actives.smi"
+)
+def prepare(
+    source: Annotated[str, typer.Argument(help="A CSV/SMI/text file, a MOSES directory, or 'moses'.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Corpus: one molecule per line.")],
+    column: Annotated[str, typer.Option(help="SMILES column of a CSV file.")] = "SMILES",
+    representation: Annotated[str, typer.Option(help="smiles or selfies.")] = "smiles",
+    augment: Annotated[int, typer.Option(help="Extra randomised SMILES per molecule (augmentation).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the randomised SMILES.")] = 0,
+) -> None:
+    """Canonicalise a molecule set (invalid rows counted and skipped) into a training corpus."""
+    import numpy as np
+
+    from genmodels.applications.molecules.datasets import load_smiles
+    from genmodels.applications.molecules.outputs import write_smiles
+    from genmodels.applications.molecules.smiles import randomize_smiles, to_selfies
+
+    _check_representation(representation)
+    molecules = load_smiles(source, column)
+    lines = list(molecules.smiles)
+    rng = np.random.default_rng(seed)
+    lines += [randomize_smiles(smiles, rng) for smiles in molecules.smiles for _ in range(augment)]
+    if representation == "selfies":
+        lines = [to_selfies(smiles) for smiles in lines]
+    write_smiles(lines, output)
+    report = molecules.report
+    console.print(f"{report['valid']} valid, {report['invalid']} invalid of {report['rows']} rows; wrote {len(lines)}")
+    for number, text in report["invalid_examples"]:
+        console.print(f"  invalid row {number}: {text!r}")
+
+
+@molecules_app.command(
+    epilog="Examples:\n\n  genmodels molecules generate runs/charrnn-moses -n 30000 -o gen.smi\n\n"
+    "  genmodels molecules generate runs/charrnn-moses -n 48 -o few.smi --grid few.png --sdf few.sdf"
+)
+def generate(
+    run: Annotated[Path, typer.Argument(help="Run or model directory of a sequence model trained on molecules.")],
+    n: Annotated[int, typer.Option("-n", help="Molecules to generate.")] = 1000,
+    output: Annotated[Path, typer.Option("--output", "-o", help="SMILES file; a CSV of properties beside it.")] = Path(
+        "generated.smi"
+    ),
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 1.0,
+    max_length: Annotated[int, typer.Option(help="Most tokens per molecule.")] = 120,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    representation: Annotated[str, typer.Option(help="What the model was trained on: smiles or selfies.")] = "smiles",
+    sdf: Annotated[Optional[Path], typer.Option(help="Also write the valid molecules as SDF.")] = None,
+    grid: Annotated[Optional[Path], typer.Option(help="Also draw the first 24 valid molecules.")] = None,
+) -> None:
+    """Generate molecules: a SMILES file, a CSV with validity and properties, optionally SDF and a picture."""
+    import genmodels
+    from genmodels.applications.molecules.generation import as_smiles, sample_strings
+    from genmodels.applications.molecules.outputs import draw_grid, properties_table, write_sdf, write_smiles
+    from genmodels.files import write_text_atomic
+
+    _check_representation(representation)
+    model = genmodels.load(run)
+    smiles = as_smiles(sample_strings(model, n, max_length, temperature, seed=seed), representation)
+    write_smiles(smiles, output)
+    table = properties_table(smiles)
+    write_text_atomic(output.with_suffix(".csv"), table.to_csv(index=False))
+    if sdf is not None:
+        write_sdf(smiles, sdf)
+    if grid is not None:
+        draw_grid(table.loc[table["valid"], "smiles"].tolist()[:24], grid)
+    console.print(f"{int(table['valid'].sum())} of {n} valid; wrote {output} and {output.with_suffix('.csv')}")
+
+
+@molecules_app.command(
+    epilog="Examples:\n\n  genmodels molecules evaluate gen.smi --reference moses\n\n"
+    "  genmodels molecules evaluate gen.smi --reference ../data/moses/ -o metrics.json"
+)
+def evaluate(
+    generated: Annotated[Path, typer.Argument(help="Generated SMILES (.smi, .txt, or .csv with --column).")],
+    reference: Annotated[str, typer.Option(help="'moses' (shipped subsets), a MOSES directory, or a SMILES file.")],
+    train: Annotated[Optional[str], typer.Option(help="Training set for novelty [default: the reference's].")] = None,
+    column: Annotated[str, typer.Option(help="SMILES column of CSV inputs.")] = "SMILES",
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="JSON [default: GENERATED.metrics.json].")
+    ] = None,
+    fcd: Annotated[bool, typer.Option(help="Compute the Frechet ChemNet distance (slowest metric).")] = True,
+    n_jobs: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+) -> None:
+    """The MOSES metrics of any list of SMILES, and property-distribution plots against the test set."""
+    from genmodels.applications.molecules.datasets import load_smiles, read_smiles_strings
+    from genmodels.applications.molecules.metrics import moses_metrics
+    from genmodels.applications.molecules.outputs import plot_property_distributions, properties_table
+    from genmodels.files import write_text_atomic
+    from genmodels.versions import software_versions
+
+    strings = read_smiles_strings(generated, column)
+    is_moses = reference == "moses" or Path(reference).is_dir()
+    if is_moses:
+        test = load_smiles(reference, split="test").smiles
+        scaffolds = load_smiles(reference, split="test_scaffolds").smiles
+        training = load_smiles(train or reference, split="train").smiles
+    else:
+        test, scaffolds = load_smiles(reference, column).smiles, None
+        training = load_smiles(train, column).smiles if train else None
+    metrics = moses_metrics(strings, training, test, scaffolds, n_jobs=n_jobs, fcd=fcd)
+    output = output or generated.with_suffix(".metrics.json")
+    plot = plot_property_distributions(properties_table(strings), properties_table(test), output.with_suffix(".png"))
+    record = {"generated": str(generated), "reference": reference, "metrics": metrics, "properties_plot": str(plot),
+              "versions": software_versions()}  # fmt: skip
+    write_text_atomic(output, json.dumps(record, indent=2) + "\n")
+    for name, value in metrics.items():
+        console.print(f"{name}: {value:.4g}")
+    console.print(f"wrote {output}")
+
+
+@molecules_app.command(
+    epilog="Examples:\n\n  genmodels molecules optimize runs/charrnn-moses --objective qed -o qed-run\n\n"
+    "  genmodels molecules optimize runs/charrnn-moses --objective mypackage.scores:activity --rounds 10"
+)
+def optimize(
+    run: Annotated[Path, typer.Argument(help="Run or model directory of a sequence model trained on molecules.")],
+    objective: Annotated[str, typer.Option(help="qed, logp, sa, weight, or module:function (higher is better).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the tuned model and top molecules.")],
+    rounds: Annotated[int, typer.Option(help="Sample / select / fine-tune rounds.")] = 5,
+    samples: Annotated[int, typer.Option(help="Molecules sampled per round.")] = 1000,
+    keep: Annotated[int, typer.Option(help="Best molecules kept and trained on.")] = 100,
+    steps: Annotated[int, typer.Option(help="Fine-tuning steps per round.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+) -> None:
+    """Fine-tune a generator towards an objective by hill-climbing; report the top molecules."""
+    import genmodels
+    from genmodels.applications.molecules.datasets import load_smiles
+    from genmodels.applications.molecules.generation import hill_climb
+    from genmodels.applications.molecules.outputs import draw_grid, properties_table
+    from genmodels.applications.molecules.properties import objective as make_objective
+    from genmodels.files import write_text_atomic
+
+    score = make_objective(objective)
+    model = genmodels.load(run)
+    result = hill_climb(model, score, rounds, samples, keep, steps, seed=seed)
+    output.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output / "model", base=str(run), objective=objective)
+    table = properties_table([smiles for smiles, _ in result.top])
+    table.insert(1, "objective", [value for _, value in result.top])
+    training = set(load_smiles("moses").smiles)
+    table["novel_vs_shipped_moses_train"] = [smiles not in training for smiles in table["smiles"]]
+    write_text_atomic(output / "top.csv", table.to_csv(index=False))
+    draw_grid(table["smiles"].tolist()[:24], output / "top.png",
+              legends=[f"{value:.3f}" for value in table["objective"][:24]])  # fmt: skip
+    write_text_atomic(output / "history.json", json.dumps(result.history, indent=2) + "\n")
+    for row in result.history:
+        console.print(f"round {row['round']}: validity {row['validity']:.3f}, mean {row['mean_score']:.3f}, "
+                      f"best {row['best_score']:.3f}")  # fmt: skip
+    console.print(f"wrote {output}/top.csv, top.png and the tuned model")
+
+
+@molecules_app.command(epilog="Examples:\n\n  genmodels molecules draw gen.smi -o grid.png")
+def draw(
+    smiles_file: Annotated[Path, typer.Argument(help="SMILES file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file.")] = Path("molecules.png"),
+    count: Annotated[int, typer.Option(help="Molecules to draw.")] = 24,
+) -> None:
+    """A grid picture of the first valid molecules of a file."""
+    from genmodels.applications.molecules.datasets import load_smiles
+    from genmodels.applications.molecules.outputs import draw_grid
+
+    draw_grid(load_smiles(smiles_file, canonical=False).smiles[:count], output)
+    console.print(f"wrote {output}")
