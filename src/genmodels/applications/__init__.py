@@ -1,1 +1,1 @@
-"""Applications built on the model interface: anomaly detection."""
+"""Applications built on the model interface: anomaly detection and drug discovery (molecules)."""

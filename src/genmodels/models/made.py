@@ -18,8 +18,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genmodels.models.base import Batch, GenerativeModel, ModelConfig, register_model
+from genmodels.models.base import ModelConfig, register_model
 from genmodels.models.pixel_likelihood import (
+    AutoregressiveImageModel,
     check_pixel_levels,
     class_labels,
     output_size,
@@ -76,12 +77,10 @@ def made_masks(
 
 
 @register_model("made")
-class MADE(GenerativeModel):
+class MADE(AutoregressiveImageModel):
     """Masked autoencoder (MADE) over flattened images: exact log p(x), several orderings, mask ensembles."""
 
     config_class = MADEConfig
-    log_prob_kind = "exact"
-    recommended_data = {"binarize": True}
     recommended_training = {"learning_rate": 1e-3, "batch_size": 100, "max_steps": 10000, "val_every": 250}
 
     def __init__(self, config: MADEConfig) -> None:
@@ -109,10 +108,6 @@ class MADE(GenerativeModel):
             self.register_buffer(f"masks_{layer}", stacked, persistent=False)
         self.register_buffer("orderings", torch.from_numpy(np.stack(orderings)), persistent=False)
         self.register_buffer("training_masks_used", torch.zeros((), dtype=torch.long))
-
-    @property
-    def is_conditional(self) -> bool:
-        return self.config.num_classes > 0
 
     def _mask(self, layer: int, index: int) -> torch.Tensor:
         return getattr(self, f"masks_{layer}")[index]
@@ -150,18 +145,15 @@ class MADE(GenerativeModel):
         per_mask = torch.stack([self._log_prob_with_mask(x, k, labels) for k in range(self.config.ensemble_masks)])
         return torch.logsumexp(per_mask, dim=0) - math.log(self.config.ensemble_masks)
 
-    def loss(self, batch: Batch, phase: str | None = None) -> dict[str, torch.Tensor]:
-        x = self.check_input(batch["x"])
-        labels = class_labels(
-            batch.get("y") if self.is_conditional else None, len(x), self.config.num_classes, x.device
-        )
-        if self.training:  # connectivity-agnostic training: the next mask in turn
-            mask_index = int(self.training_masks_used) % self.config.num_masks
-            self.training_masks_used += 1
-            nll = -self._log_prob_with_mask(x, mask_index, labels).mean()
-        else:
-            nll = -self.log_prob(x, labels).mean()
-        return {"loss": nll, "bits_per_dim": nll / (self.dimensions * math.log(2))}
+    def training_log_prob(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """In training, the next mask in turn (connectivity-agnostic training); otherwise ``log_prob``."""
+        if not self.training:
+            return self.log_prob(x, labels)
+        x = self.check_input(x)
+        labels = class_labels(labels, len(x), self.config.num_classes, x.device)
+        mask_index = int(self.training_masks_used) % self.config.num_masks
+        self.training_masks_used += 1
+        return self._log_prob_with_mask(x, mask_index, labels)
 
     def _sample(
         self, n: int, generator: torch.Generator | None, labels: torch.Tensor | int | None = None, **_: Any

@@ -1,9 +1,14 @@
-"""Exact per-pixel likelihoods shared by the autoregressive image models: binary or 256 grey levels."""
+"""What the autoregressive image models share: exact per-pixel likelihoods (binary or 256 grey levels),
+class labels, and the loss."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.nn import functional as F
+
+from genmodels.models.base import Batch, GenerativeModel
 
 PIXEL_LEVELS = (2, 256)
 
@@ -63,3 +68,23 @@ def class_labels(
     if labels.shape != (batch,) or labels.min() < 0 or labels.max() >= num_classes:
         raise ValueError(f"labels must be {batch} integers in 0..{num_classes - 1}, got shape {tuple(labels.shape)}")
     return labels
+
+
+class AutoregressiveImageModel(GenerativeModel):
+    """Base of MADE and PixelCNN: log p(x) is the exact sum of every pixel's conditional; labels optional."""
+
+    log_prob_kind = "exact"
+    recommended_data = {"binarize": True}
+
+    @property
+    def is_conditional(self) -> bool:
+        return self.config.num_classes > 0
+
+    def training_log_prob(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """The log-likelihood the loss maximises; MADE trains one mask per step instead of the ensemble."""
+        return self.log_prob(x, labels)
+
+    def loss(self, batch: Batch, phase: str | None = None) -> dict[str, torch.Tensor]:
+        labels = batch.get("y") if self.is_conditional else None
+        nll = -self.training_log_prob(batch["x"], labels).mean()
+        return {"loss": nll, "bits_per_dim": nll / (math.prod(self.config.data_shape) * math.log(2))}

@@ -9,7 +9,6 @@ connections in the horizontal stack; class labels add a learned bias to every ga
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +16,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genmodels.models.base import Batch, GenerativeModel, ModelConfig, register_model
+from genmodels.models.base import ModelConfig, register_model
 from genmodels.models.pixel_likelihood import (
+    AutoregressiveImageModel,
     check_pixel_levels,
     class_labels,
     output_size,
@@ -91,12 +91,10 @@ def gate(x: torch.Tensor) -> torch.Tensor:
 
 
 @register_model("pixelcnn")
-class PixelCNN(GenerativeModel):
+class PixelCNN(AutoregressiveImageModel):
     """Gated PixelCNN without a blind spot: exact log p(x) for binary or 8-bit grey images, class-conditional."""
 
     config_class = PixelCNNConfig
-    log_prob_kind = "exact"
-    recommended_data = {"binarize": True}
     recommended_training = {"learning_rate": 1e-3, "batch_size": 64, "max_steps": 5000, "val_every": 250}
 
     def __init__(self, config: PixelCNNConfig) -> None:
@@ -113,10 +111,6 @@ class PixelCNN(GenerativeModel):
             nn.ReLU(),
             nn.Conv2d(config.output_channels, self.outputs_per_pixel, 1),
         )
-
-    @property
-    def is_conditional(self) -> bool:
-        return self.config.num_classes > 0
 
     def logits(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Conditional logits of every pixel: ``(batch, height, width, outputs_per_pixel)``."""
@@ -136,11 +130,6 @@ class PixelCNN(GenerativeModel):
     def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Exact log p(x) in nats, the sum of every pixel's conditional."""
         return self.pixel_log_probs(x, labels).flatten(1).sum(1)
-
-    def loss(self, batch: Batch, phase: str | None = None) -> dict[str, torch.Tensor]:
-        labels = batch.get("y") if self.is_conditional else None
-        nll = -self.log_prob(batch["x"], labels).mean()
-        return {"loss": nll, "bits_per_dim": nll / (math.prod(self.config.data_shape) * math.log(2))}
 
     def _sample(
         self, n: int, generator: torch.Generator | None, labels: torch.Tensor | int | None = None, **_: Any
