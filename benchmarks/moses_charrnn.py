@@ -23,8 +23,8 @@ from genmodels.applications.molecules.metrics import moses_metrics
 from genmodels.runs import make_spec, train_run
 from genmodels.versions import software_versions
 
-MODEL = {"embedding_dim": 64, "hidden_dim": 384, "num_layers": 2, "dropout": 0.1}
-TRAINER = {"batch_size": 64, "learning_rate": 2e-3, "lr_schedule": "cosine", "min_lr_ratio": 0.1,
+MODEL = {"embedding_dim": 64, "hidden_dim": 256, "num_layers": 2, "dropout": 0.0}
+TRAINER = {"batch_size": 64, "learning_rate": 3e-3, "lr_schedule": "cosine", "min_lr_ratio": 0.1,
            "warmup_steps": 100, "gradient_clip_norm": 5.0, "val_every": 1000, "checkpoint_every": 1000}  # fmt: skip
 PUBLISHED = {  # Polykovskiy et al. (2020), Table 2 (means over three runs)
     "CharRNN": {"valid": 0.975, "unique@10000": 0.999, "Novelty": 0.842, "FCD/Test": 0.073},
