@@ -34,13 +34,16 @@ from genmodels.applications.anomaly.protocols import (
 from genmodels.versions import software_versions
 
 IMAGE_MODELS = {
-    "vae": ({"hidden_dim": 256, "latent_dim": 16}, {"max_steps": 1500, "batch_size": 64, "val_every": 100}),
-    "made": ({"hidden_sizes": [500]}, {"max_steps": 1500, "batch_size": 64, "val_every": 100}),
-    "pixelcnn": (
-        {"channels": 32, "num_layers": 4, "output_channels": 32},
-        {"max_steps": 600, "batch_size": 32, "val_every": 100},
+    "vae": (
+        {"hidden_dim": 256, "latent_dim": 16, "importance_samples": 200},
+        {"max_steps": 1500, "batch_size": 64, "val_every": 100},
     ),
-    "gan": ({}, {"max_steps": 1500, "batch_size": 64, "val_every": 500}),
+    "made": ({"hidden_sizes": [500]}, {"max_steps": 1000, "batch_size": 64, "val_every": 100}),
+    "pixelcnn": (
+        {"channels": 16, "num_layers": 3, "output_channels": 32},
+        {"max_steps": 400, "batch_size": 32, "val_every": 100},
+    ),
+    "gan": ({}, {"max_steps": 1000, "batch_size": 64, "val_every": 500}),
 }
 TABLE_MODELS = {
     "tabular-vae": ({"hidden_dim": 64, "latent_dim": 4}, {"max_steps": 1000, "batch_size": 32, "val_every": 50}),

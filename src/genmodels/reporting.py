@@ -90,7 +90,9 @@ def write_run_report(
         "versions": software_versions(),
         "data": data.info,
         "training": dataclasses.asdict(fit),
-        "test": evaluate_split(model, data, "test" if data.info["sizes"]["test"] else "validation"),
+        "test": evaluate_split(
+            model, data, "test" if data.info["sizes"]["test"] else "validation", num_samples=model.report_samples
+        ),
         "pictures": pictures,
     }
     write_text_atomic(run_dir / REPORT_FILE, json.dumps(report, indent=2) + "\n")

@@ -68,6 +68,8 @@ class GenerativeModel(nn.Module, ABC):
     """Trainer settings that suit this family, used where the user sets none."""
     recommended_data: ClassVar[dict[str, Any]] = {}
     """Data settings that suit this family (e.g. binarization), used where the user sets none."""
+    report_samples: ClassVar[int | None] = None
+    """Samples the end-of-run report draws for sample-quality metrics; None: as many as the held-out images."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()

@@ -75,6 +75,8 @@ class AutoregressiveImageModel(GenerativeModel):
 
     log_prob_kind = "exact"
     recommended_data = {"binarize": True}
+    report_samples = 200
+    """Sampling takes one network pass per pixel, so run reports draw fewer (``genmodels evaluate`` draws more)."""
 
     @property
     def is_conditional(self) -> bool:
