@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from genmodels.cli.detect import detect_app
+from genmodels.cli.ensemble import ensemble_app
 from genmodels.cli.molecules import molecules_app
 
 if sys.version_info >= (3, 11):
@@ -199,6 +200,8 @@ def sample(
     truncation: Annotated[
         Optional[float], typer.Option(help="Truncate the GAN's latent normal to [-t, t]: fidelity over variety.")
     ] = None,
+    strategy: Annotated[Optional[str], typer.Option(help="Ensembles: mixture or vote.")] = None,
+    candidates: Annotated[Optional[int], typer.Option(help="Ensembles with vote: candidates per member.")] = None,
 ) -> None:
     """Draw samples from a trained model, as a grid picture or an array."""
     import genmodels
@@ -212,6 +215,10 @@ def sample(
         controls["labels"] = label
     if truncation is not None:
         controls["truncation"] = truncation
+    if strategy is not None:
+        controls["strategy"] = strategy
+    if candidates is not None:
+        controls["candidates"] = candidates
     images = model.sample(n, generator=torch.Generator().manual_seed(seed), **controls)
     if getattr(model, "tokenizer", None) is not None and output_format == "png":
         output = output.with_suffix(".txt")
@@ -443,6 +450,7 @@ features_app = typer.Typer(
 app.add_typer(features_app, name="features")
 app.add_typer(detect_app, name="detect")
 app.add_typer(molecules_app, name="molecules")
+app.add_typer(ensemble_app, name="ensemble")
 
 
 @features_app.command(

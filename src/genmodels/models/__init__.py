@@ -14,6 +14,7 @@ from genmodels.models.base import (
 from genmodels.models.char_rnn import CharRNN, CharRNNConfig
 from genmodels.models.conv_vae import ConvVAE, ConvVAEConfig
 from genmodels.models.dcgan import DCGAN, WGANGP, DCGANConfig, WGANGPConfig
+from genmodels.models.ensemble import Ensemble, EnsembleConfig, ensemble_of
 from genmodels.models.gan import GAN, GANConfig
 from genmodels.models.gpt import GPT, GPTConfig
 from genmodels.models.made import MADE, MADEConfig
@@ -23,6 +24,9 @@ from genmodels.models.tabular_vae import TabularVAE, TabularVAEConfig
 from genmodels.models.vae import VAE, VAEConfig, VariationalAutoencoder
 
 __all__ = [
+    "Ensemble",
+    "EnsembleConfig",
+    "ensemble_of",
     "TabularVAE",
     "TabularVAEConfig",
     "MADE",

@@ -1,0 +1,95 @@
+"""Ensembles: the exact mixture likelihood, EM weights, Borda voting, anomaly ranks, save/load and the CLI."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from tiny_models import DiagonalGaussian, DiagonalGaussianConfig
+from typer.testing import CliRunner
+
+import genmodels
+from genmodels.cli.main import app
+from genmodels.models import Ensemble, ensemble_of
+from genmodels.models.ensemble import borda_count
+
+
+def gaussian(mean: float, scale: float, dimensions: int = 2) -> DiagonalGaussian:
+    """N(mean, scale^2 I) exactly: the network's last layer outputs constants."""
+    model = DiagonalGaussian(DiagonalGaussianConfig(data_shape=(dimensions,)))
+    with torch.no_grad():
+        model.net[2].weight.zero_()
+        model.net[2].bias.copy_(torch.tensor([mean] * dimensions + [math.log(scale)] * dimensions))
+    return model.eval()
+
+
+def test_mixture_log_prob_is_the_analytic_mixture():
+    ensemble = ensemble_of([gaussian(0.0, 1.0), gaussian(3.0, 0.5)], weights=[0.25, 0.75])
+    x = torch.randn(50, 2, generator=torch.Generator().manual_seed(0)) * 2
+    first = torch.distributions.Normal(0.0, 1.0).log_prob(x).sum(1)
+    second = torch.distributions.Normal(3.0, 0.5).log_prob(x).sum(1)
+    expected = torch.logsumexp(torch.stack([first + math.log(0.25), second + math.log(0.75)]), dim=0)
+    assert ensemble.log_prob_kind == "exact"
+    assert torch.allclose(ensemble.log_prob(x), expected, atol=1e-5)
+
+
+def test_em_recovers_the_mixture_weights():
+    generator = torch.Generator().manual_seed(1)
+    data = torch.cat([torch.randn(700, 2, generator=generator), torch.randn(300, 2, generator=generator) + 8])
+    ensemble = ensemble_of([gaussian(0.0, 1.0), gaussian(8.0, 1.0)])
+    weights = ensemble.fit_weights(data)
+    assert weights == pytest.approx([0.7, 0.3], abs=0.01)
+
+
+def test_mixture_sampling_follows_the_weights_and_reports_sources():
+    ensemble = ensemble_of([gaussian(0.0, 0.1), gaussian(10.0, 0.1)], weights=[0.2, 0.8])
+    samples = ensemble.sample(2000, generator=torch.Generator().manual_seed(2))
+    from_second = samples[:, 0] > 5
+    assert torch.equal(from_second, ensemble.last_sources == 1)
+    assert from_second.float().mean().item() == pytest.approx(0.8, abs=0.03)
+
+
+def test_a_single_voter_preferring_one_member_keeps_only_its_samples(monkeypatch):
+    ensemble = ensemble_of([gaussian(0.0, 0.1), gaussian(10.0, 0.1)], strategy="vote", candidates=3)
+    monkeypatch.setattr(ensemble, "voter_scores", lambda pool: -pool.flatten(1).mean(1)[None])  # likes small values
+    samples = ensemble.sample(20, generator=torch.Generator().manual_seed(3))
+    assert (samples < 5).all() and (ensemble.last_sources == 0).all()
+
+
+def test_borda_count_ignores_monotone_rescaling_of_a_voter():
+    scores = torch.randn(3, 40, generator=torch.Generator().manual_seed(4))
+    rescaled = torch.stack([scores[0].exp(), 3 * scores[1] + 2, scores[2] ** 3])
+    assert torch.allclose(borda_count(scores), borda_count(rescaled))
+
+
+def test_saved_ensembles_round_trip_and_score_anomalies(tmp_path):
+    ensemble = ensemble_of([gaussian(0.0, 1.0), gaussian(3.0, 0.5)], weights=[0.4, 0.6])
+    ensemble.save_pretrained(tmp_path)
+    restored = Ensemble.from_pretrained(tmp_path)
+    x = torch.randn(10, 2, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(restored.log_prob(x), ensemble.log_prob(x))
+    assert restored.weights.tolist() == pytest.approx([0.4, 0.6])
+    outlier = torch.full((1, 2), 20.0)
+    scores = restored.score(torch.cat([x, outlier]))
+    assert scores.argmax() == 10 and 0 <= scores.min() and scores.max() <= 1
+    with pytest.raises(ValueError, match="same data shape"):
+        ensemble_of([gaussian(0.0, 1.0), gaussian(0.0, 1.0, dimensions=3)])
+
+
+def test_ensemble_commands(tmp_path):
+    runner = CliRunner()
+    runs = []
+    for seed in (0, 1):
+        run = tmp_path / f"gan-{seed}"
+        result = runner.invoke(app, ["train", "gan", "--data", "grid25", "-o", str(run), "--max-steps", "20",
+                                     "--seed", str(seed), "--no-progress"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        runs.append(str(run))
+    result = runner.invoke(app, ["ensemble", "create", *runs, "-o", str(tmp_path / "ens"), "--strategy", "vote"])
+    assert result.exit_code == 0, result.output
+    ensemble = genmodels.load(tmp_path / "ens")
+    assert isinstance(ensemble, Ensemble) and ensemble.config.strategy == "vote"
+    result = runner.invoke(app, ["sample", str(tmp_path / "ens"), "-n", "8", "--format", "npy",
+                                 "-o", str(tmp_path / "s.npy"), "--candidates", "2"])  # fmt: skip
+    assert result.exit_code == 0, result.output
