@@ -497,7 +497,8 @@ def models() -> None:
     table = Table("name", "class", "log_prob", "description")
     for name, model_class in sorted(MODEL_REGISTRY.items()):
         description = ((model_class.__doc__ or "").strip().splitlines() or [""])[0]
-        table.add_row(name, model_class.__name__, model_class.log_prob_kind, description)
+        kind = model_class.log_prob_kind if isinstance(model_class.log_prob_kind, str) else "its members' weakest"
+        table.add_row(name, model_class.__name__, kind, description)
     console.print(table)
 
 
