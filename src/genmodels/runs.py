@@ -19,17 +19,23 @@ from lightning_fabric.utilities.rank_zero import rank_zero_only
 from genmodels.data import DataSpec, DataSplits, load_data
 from genmodels.errors import CheckpointError, DataError
 from genmodels.files import write_text_atomic
+from genmodels.finetuning import BaseModel, adapt_to_data, load_base, locate_base
 from genmodels.models.base import GenerativeModel, get_model_class
+from genmodels.models.lora import LoRASettings, apply_lora
 from genmodels.models.sequence import SequenceModel
 from genmodels.models.tabular_vae import TabularVAE
 from genmodels.reporting import write_run_report
 from genmodels.training import FitResult, Trainer, TrainerConfig
+from genmodels.training.freezing import first_blocks
 from genmodels.versions import software_versions
 
 RUN_FILE = "run.json"
 MODEL_DIR = "model"
 # Settings that may change when a run is resumed: they do not change what was computed so far.
 RESUMABLE_CHANGES = {"max_steps", "max_seconds", "progress_bar"}
+# What a fine-tuning run takes from its base run unless told otherwise: how data is prepared, how it trains.
+INHERITED_DATA = {"binarize", "image_size", "channels", "context_length"}
+INHERITED_TRAINER = {"batch_size", "optimizer", "betas", "weight_decay", "gradient_clip_norm", "precision"}
 
 
 @dataclass
@@ -40,6 +46,8 @@ class RunSpec:
     model_config: dict[str, Any]
     data: DataSpec
     trainer: TrainerConfig
+    finetune: dict[str, Any] | None = None
+    """Fine-tuning: ``{"base": BaseModel.to_dict(), "lora": {"rank", "alpha", "targets"} or None}``."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +55,7 @@ class RunSpec:
             "model_config": self.model_config,
             "data": self.data.to_dict(),
             "trainer": self.trainer.to_dict(),
+            **({"finetune": self.finetune} if self.finetune else {}),
         }
 
     @classmethod
@@ -56,6 +65,7 @@ class RunSpec:
             model_config=dict(values.get("model_config", {})),
             data=DataSpec.from_dict(values["data"]),
             trainer=TrainerConfig.from_dict(values.get("trainer", {})),
+            finetune=values.get("finetune"),
         )
 
 
@@ -75,8 +85,49 @@ def make_spec(
     )
 
 
-def build_model_for(spec: RunSpec, data: DataSplits) -> GenerativeModel:
-    """The spec's model for this data (its shape, and for text its tokenizer), initialised from the run's seed."""
+def finetune_spec(
+    base: str | Path,
+    data: dict[str, Any],
+    model_config: dict[str, Any] | None = None,
+    trainer: dict[str, Any] | None = None,
+    lora: dict[str, Any] | None = None,
+    freeze_first: int = 0,
+) -> RunSpec:
+    """A spec that starts from a saved model (a run or model directory) and tunes it on ``data``.
+
+    Data preparation (binarization, image size, context length) and trainer settings default to the
+    base run's; ``freeze_first`` freezes that many of the family's repeated blocks, input side first.
+    """
+    located = locate_base(base)
+    model_class = get_model_class(located.model_type)
+    inherited_data: dict[str, Any] = {}
+    inherited_trainer: dict[str, Any] = {}
+    base_run = Path(located.path).parent / RUN_FILE
+    if base_run.is_file():
+        saved = RunSpec.from_dict(json.loads(base_run.read_text(encoding="utf-8")))
+        inherited_data = {key: value for key, value in saved.data.to_dict().items() if key in INHERITED_DATA}
+        inherited_trainer = {key: value for key, value in saved.trainer.to_dict().items() if key in INHERITED_TRAINER}
+    trainer = {**model_class.recommended_training, **inherited_trainer, **(trainer or {})}
+    if freeze_first:
+        blocks = first_blocks(load_base(located), freeze_first)
+        trainer["freeze"] = [*blocks, *trainer.get("freeze", ())]
+    return RunSpec(
+        model=located.model_type,
+        model_config=dict(model_config or {}),
+        data=DataSpec.from_dict({**model_class.recommended_data, **inherited_data, **data}),
+        trainer=TrainerConfig.from_dict(trainer),
+        finetune={"base": located.to_dict(), "lora": lora},
+    )
+
+
+def build_model_for(spec: RunSpec, data: DataSplits, base: GenerativeModel | None = None) -> GenerativeModel:
+    """The spec's model for this data (its shape, and for text its tokenizer), initialised from the run's seed.
+
+    With a ``base`` (fine-tuning) the model starts from the base's weights, adapted to the data,
+    and with LoRA adapters where the spec asks for them.
+    """
+    if base is not None:
+        return _finetuned_model(spec, data, base)
     model_class = get_model_class(spec.model)
     is_sequence_model = issubclass(model_class, SequenceModel)
     if is_sequence_model != data.is_text:
@@ -107,6 +158,22 @@ def build_model_for(spec: RunSpec, data: DataSplits) -> GenerativeModel:
     return model
 
 
+def _finetuned_model(spec: RunSpec, data: DataSplits, base: GenerativeModel) -> GenerativeModel:
+    torch.manual_seed(spec.trainer.seed)
+    model = adapt_to_data(base, data, spec.model_config)
+    lora = (spec.finetune or {}).get("lora")
+    if lora:
+        if model.config.to_dict() != base.config.to_dict():
+            raise ValueError(
+                "LoRA adapts a base model as it is; this data changes its shape, vocabulary or classes, "
+                "so fine-tune it fully (or freeze parts) instead"
+            )
+        settings = LoRASettings(rank=lora["rank"], alpha=lora["alpha"], base_model=spec.finetune["base"])
+        settings.targets = tuple(lora["targets"]) if lora.get("targets") else None
+        apply_lora(model, settings)
+    return model
+
+
 @dataclass
 class RunOutcome:
     run_dir: Path
@@ -121,8 +188,9 @@ def train_run(spec: RunSpec, run_dir: str | Path, resume: bool = False) -> RunOu
     run_dir = Path(run_dir)
     if rank_zero_only.rank == 0:
         _check_run_dir(spec, run_dir, resume)
-    data = load_data(spec.data)
-    model = build_model_for(spec, data)
+    base = load_base(BaseModel(**spec.finetune["base"])) if spec.finetune else None
+    data = load_data(spec.data, getattr(base, "tokenizer", None))
+    model = build_model_for(spec, data, base)
     with model.evaluating(), torch.no_grad():
         # a dry run on a few examples: a model/data mismatch surfaces before anything is written
         model.loss({name: column[:2] for name, column in data.train.tensors().items()})
@@ -135,7 +203,10 @@ def train_run(spec: RunSpec, run_dir: str | Path, resume: bool = False) -> RunOu
     if not fabric.is_global_zero:
         return None
     model = model.cpu().eval()
-    model.save_pretrained(run_dir / MODEL_DIR, run=str(run_dir.resolve()), data=data.info, trained_steps=fit.steps)
+    lineage = {"finetuned_from": spec.finetune["base"], "frozen": list(spec.trainer.freeze)} if spec.finetune else {}
+    model.save_pretrained(
+        run_dir / MODEL_DIR, run=str(run_dir.resolve()), data=data.info, trained_steps=fit.steps, **lineage
+    )
     report = write_run_report(run_dir, model, data, spec, fit)
     return RunOutcome(run_dir, model, data, fit, report)
 

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from genmodels.cli.detect import detect_app
 from genmodels.cli.ensemble import ensemble_app
+from genmodels.cli.finetune import FINETUNE_EPILOG, finetune, info
 from genmodels.cli.molecules import molecules_app
 
 if sys.version_info >= (3, 11):
@@ -517,6 +518,10 @@ def demo(
         outcome = train_run(make_spec(model, {"name": "digits"}, trainer=trainer), run_dir)
         assert outcome is not None
         _print_report(run_dir, outcome.report)
+
+
+app.command(epilog=FINETUNE_EPILOG)(finetune)
+app.command(epilog="Examples:\n\n  genmodels info runs/vae-finetuned-mnist5k\n\n  genmodels info RUN --parts")(info)
 
 
 def main() -> None:

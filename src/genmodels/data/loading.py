@@ -15,6 +15,7 @@ from genmodels.data.registry import DATASETS
 from genmodels.data.spec import DataSpec, DataSplits, ImageSplit
 from genmodels.data.tabular import is_table, load_tabular_data
 from genmodels.data.text import is_text, load_text_data
+from genmodels.data.tokenizers import Tokenizer
 from genmodels.errors import DataError
 
 # ITU-R BT.601 luma weights, for converting colour to grey.
@@ -22,11 +23,14 @@ LUMA = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
 SPLIT_NAMES = ("train", "validation", "test")
 
 
-def load_data(spec: DataSpec | str) -> DataSplits:
-    """Load, prepare and split a data set; the same spec always gives the same tensors."""
+def load_data(spec: DataSpec | str, base_tokenizer: Tokenizer | None = None) -> DataSplits:
+    """Load, prepare and split a data set; the same spec always gives the same tensors.
+
+    ``base_tokenizer``: text for fine-tuning, tokenized with the base model's vocabulary.
+    """
     spec = DataSpec(name=spec) if isinstance(spec, str) else spec
     if is_text(spec):
-        return load_text_data(spec)
+        return load_text_data(spec, base_tokenizer)
     if is_table(spec):
         return load_tabular_data(spec)
     images, labels, source, class_names = _read_source(spec)
@@ -41,6 +45,7 @@ def load_data(spec: DataSpec | str) -> DataSplits:
     splits = _split(images, labels_tensor, spec, source)
     if spec.binarize:
         splits = [_binarize(split, spec.split_seed * 3 + index) for index, split in enumerate(splits)]
+    splits = _select(splits, spec, source)
     info: dict[str, Any] = {
         "spec": spec.to_dict(),
         "source": source,
@@ -49,6 +54,7 @@ def load_data(spec: DataSpec | str) -> DataSplits:
         "data_shape": list(images.shape[1:]),
         "binarized": spec.binarize,
         "num_classes": int(labels_tensor.max()) + 1 if labels_tensor is not None else None,
+        "classes_kept": list(spec.classes) if spec.classes is not None else None,
         "class_names": class_names or _numbered_classes(labels_tensor),
     }
     return DataSplits(*splits, info=info)
@@ -117,6 +123,25 @@ def _split(images: torch.Tensor, labels: torch.Tensor | None, spec: DataSpec, so
             raise DataError(f"{source}: {size} images are too few for a non-empty {name} split")
         indices = order[start:stop]
         splits.append(ImageSplit(images[indices], labels[indices] if labels is not None else None))
+    return splits
+
+
+def _select(splits: list[ImageSplit], spec: DataSpec, source: str) -> list[ImageSplit]:
+    """Keep ``spec.classes`` and the leading ``spec.train_fraction`` of training, after splitting and binarizing.
+
+    Selecting last keeps every image, split and binarized pixel the same as in the full data set.
+    """
+    if spec.classes is not None:
+        if splits[0].labels is None:
+            raise DataError(f"{source} has no labels, so classes {list(spec.classes)} cannot be selected")
+        wanted = torch.tensor(spec.classes)
+        splits = [ImageSplit(s.images[keep], s.labels[keep]) for s in splits for keep in [torch.isin(s.labels, wanted)]]
+    if spec.train_fraction < 1:
+        train = splits[0]
+        kept = max(1, round(len(train) * spec.train_fraction))
+        splits[0] = ImageSplit(train.images[:kept], train.labels[:kept] if train.labels is not None else None)
+    if len(splits[0]) == 0:
+        raise DataError(f"{source}: no training images are left after selecting classes {spec.classes}")
     return splits
 
 

@@ -34,13 +34,17 @@ class DataSpec:
     context_length: int | None = None
     """Text only: tokens a model sees at once (default 256); rows are this plus the one token predicted last."""
     memory_map: bool = False
+    """Text only: write token arrays to ``~/.cache/genmodels/tokens`` and memory-map them (for huge corpora)."""
+    classes: tuple[int, ...] | None = None
+    """Labelled images only: keep these classes in every split (the splits are drawn before, so they nest)."""
+    train_fraction: float = 1.0
+    """Keep this leading fraction of the training split (few-shot and transfer experiments)."""
     label_column: str | None = None
     """Tables only: a column kept apart as each row's label (e.g. normal/anomalous), not a model input."""
     columns: tuple[str, ...] | None = None
     """Tables only: the feature columns (default: all but the label column)."""
     categorical_columns: tuple[str, ...] | None = None
     """Tables only: columns to one-hot encode (default: the non-numeric ones)."""
-    """Text only: write token arrays to ``~/.cache/genmodels/tokens`` and memory-map them (for huge corpora)."""
 
     def __post_init__(self) -> None:
         fractions = (self.validation_fraction, self.test_fraction)
@@ -52,6 +56,8 @@ class DataSpec:
             raise DataError(f"channels must be 1 or 3, got {self.channels}")
         if self.image_size is not None and self.image_size < 1:
             raise DataError(f"image_size must be positive, got {self.image_size}")
+        if not 0 < self.train_fraction <= 1:
+            raise DataError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
         if self.context_length is not None and self.context_length < 1:
             raise DataError(f"context_length must be positive, got {self.context_length}")
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from genmodels.data.spec import DataSpec, DataSplits
-from genmodels.data.tokenizers import Tokenizer, train_tokenizer
+from genmodels.data.tokenizers import CharTokenizer, Tokenizer, train_tokenizer
 from genmodels.errors import DataError
 
 SHAKESPEARE_FILE = resources.files("genmodels.data") / "files" / "tinyshakespeare.txt.gz"
@@ -168,8 +168,12 @@ class Corpus:
             yield carry
 
 
-def load_text_data(spec: DataSpec) -> DataSplits:
-    """Tokenized, contiguous splits of a corpus, with the tokenizer trained on the training split."""
+def load_text_data(spec: DataSpec, base_tokenizer: Tokenizer | None = None) -> DataSplits:
+    """Tokenized, contiguous splits of a corpus, with the tokenizer trained on the training split.
+
+    With a ``base_tokenizer`` (fine-tuning), that vocabulary is kept: a character vocabulary is
+    extended by the training split's new characters, byte-level BPE covers any text as it is.
+    """
     corpus = Corpus(spec.name)
     size = corpus.num_characters
     n_train = size - round(size * spec.validation_fraction) - round(size * spec.test_fraction)
@@ -179,7 +183,12 @@ def load_text_data(spec: DataSpec) -> DataSplits:
         "validation": (n_train, n_train + n_validation),
         "test": (n_train + n_validation, size),
     }
-    tokenizer = train_tokenizer(spec.tokenizer or "char", corpus.chunks(0, n_train), spec.vocab_size)
+    if base_tokenizer is None:
+        tokenizer = train_tokenizer(spec.tokenizer or "char", corpus.chunks(0, n_train), spec.vocab_size)
+    elif isinstance(base_tokenizer, CharTokenizer):
+        tokenizer = base_tokenizer.extended(corpus.chunks(0, n_train))
+    else:
+        tokenizer = base_tokenizer
     window = (spec.context_length or DEFAULT_CONTEXT_LENGTH) + 1
     dtype = np.uint16 if tokenizer.vocab_size <= np.iinfo(np.uint16).max else np.uint32
     cache = _cache_directory(spec, corpus, tokenizer) if spec.memory_map else None

@@ -54,7 +54,8 @@ class CharTokenizer(Tokenizer):
     never_generated = (0,)
 
     def __init__(self, characters: Iterable[str]) -> None:
-        self.characters = sorted(set(characters) - {UNKNOWN_CHARACTER})
+        # ids follow the given order, so an extended vocabulary keeps every old character's id
+        self.characters = [c for c in dict.fromkeys(characters) if c != UNKNOWN_CHARACTER]
         if any(len(character) != 1 for character in self.characters):
             raise ValueError("a character vocabulary holds single characters")
         self.id_of = {character: index + 1 for index, character in enumerate(self.characters)}
@@ -67,7 +68,14 @@ class CharTokenizer(Tokenizer):
             seen.update(text)
         if not seen:
             raise DataError("cannot build a character vocabulary from empty text")
-        return cls(seen)
+        return cls(sorted(seen))
+
+    def extended(self, texts: Iterable[str]) -> CharTokenizer:
+        """This vocabulary plus the characters of ``texts`` it lacks, appended: old ids are unchanged."""
+        seen: set[str] = set()
+        for text in texts:
+            seen.update(text)
+        return CharTokenizer([*self.characters, *sorted(seen - set(self.characters))])
 
     @property
     def vocab_size(self) -> int:

@@ -78,6 +78,7 @@ class AdversarialModel(GenerativeModel):
     """
 
     config_class = AdversarialConfig
+    conditioning_parts: ClassVar[tuple[str, ...]] = ("label_projection",)
     recommended_training: ClassVar[dict[str, Any]] = {"learning_rate": 2e-4, "betas": (0.5, 0.999), "monitor": None}
 
     def build_networks(self) -> None:

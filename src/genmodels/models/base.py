@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -70,6 +71,14 @@ class GenerativeModel(nn.Module, ABC):
     """Data settings that suit this family (e.g. binarization), used where the user sets none."""
     report_samples: ClassVar[int | None] = None
     """Samples the end-of-run report draws for sample-quality metrics; None: as many as the held-out images."""
+    part_aliases: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """Family names for groups of parameters (e.g. a VAE's ``encoder``), as parameter-name patterns."""
+    block_stack: ClassVar[str | None] = None
+    """The ``ModuleList`` of repeated blocks, input side first: "the first N blocks" counts these."""
+    conditioning_parts: ClassVar[tuple[str, ...]] = ()
+    """Parameter patterns that depend on the class count only; fine-tuning to a new count re-initialises them."""
+    lora_targets: ClassVar[tuple[str, ...]] = ("*",)
+    """Module-name patterns whose linear and convolution weights LoRA adapts by default."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -103,6 +112,20 @@ class GenerativeModel(nn.Module, ABC):
     def training_phases(self) -> list[TrainingPhase]:
         """The optimizers this model trains with; by default one over all parameters."""
         return [TrainingPhase("model", "loss", tuple(self.parameters()))]
+
+    def parameter_parts(self) -> dict[str, tuple[str, ...]]:
+        """Names a user can freeze, each mapped to parameter-name patterns (``fnmatch``, a module prefix matches).
+
+        Every child module with parameters is a part under its own name, each entry of a
+        ``ModuleList`` too (``blocks.0``), plus the family's :attr:`part_aliases`.
+        """
+        parts: dict[str, tuple[str, ...]] = {}
+        for name, child in self.named_children():
+            if any(True for _ in child.parameters()):
+                parts[name] = (name,)
+                if isinstance(child, nn.ModuleList):
+                    parts.update({f"{name}.{index}": (f"{name}.{index}",) for index in range(len(child))})
+        return {**parts, **self.part_aliases}
 
     def after_optimizer_step(self, phase: str) -> None:
         """Called by the trainer after each update of ``phase`` (e.g. to move an EMA copy of weights)."""
@@ -187,6 +210,11 @@ class GenerativeModel(nn.Module, ABC):
         from genmodels.models.pretrained import load_pretrained
 
         return load_pretrained(directory, expected_class=cls, map_location=map_location)
+
+
+def name_matches(name: str, patterns: Iterable[str]) -> bool:
+    """Whether a parameter or module name falls under a pattern (``fnmatch``, or a module prefix of it)."""
+    return any(fnmatchcase(name, pattern) or fnmatchcase(name, f"{pattern}.*") for pattern in patterns)
 
 
 MODEL_REGISTRY: dict[str, type[GenerativeModel]] = {}

@@ -31,6 +31,7 @@ class CharRNN(SequenceModel):
     """Stacked-LSTM language model over characters or tokens; exact log p(tokens)."""
 
     config_class = CharRNNConfig
+    part_aliases = {"embeddings": ("embedding",), **{f"lstm.{layer}": (f"lstm.*_l{layer}",) for layer in range(8)}}
     recommended_training = {
         "learning_rate": 2e-3,
         "batch_size": 64,

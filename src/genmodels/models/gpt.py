@@ -137,6 +137,12 @@ class GPT(SequenceModel):
     """Decoder-only Transformer language model with a key/value cache; exact log p(tokens)."""
 
     config_class = GPTConfig
+    part_aliases = {
+        "embeddings": ("token_embedding", "position_embedding"),
+        "attention": ("blocks.*.attention",),
+    }
+    block_stack = "blocks"
+    lora_targets = ("blocks.*.attention.*", "blocks.*.mlp.*")
     recommended_training = {
         "optimizer": "adamw",
         "learning_rate": 1e-3,

@@ -81,6 +81,8 @@ class MADE(AutoregressiveImageModel):
     """Masked autoencoder (MADE) over flattened images: exact log p(x), several orderings, mask ensembles."""
 
     config_class = MADEConfig
+    block_stack = "hidden"
+    conditioning_parts = ("label_layers",)
     recommended_training = {"learning_rate": 1e-3, "batch_size": 100, "max_steps": 10000, "val_every": 250}
 
     def __init__(self, config: MADEConfig) -> None:

@@ -95,6 +95,8 @@ class PixelCNN(AutoregressiveImageModel):
     """Gated PixelCNN without a blind spot: exact log p(x) for binary or 8-bit grey images, class-conditional."""
 
     config_class = PixelCNNConfig
+    block_stack = "layers"
+    conditioning_parts = ("layers.*.class_bias",)
     recommended_training = {"learning_rate": 1e-3, "batch_size": 64, "max_steps": 5000, "val_every": 250}
 
     def __init__(self, config: PixelCNNConfig) -> None:

@@ -1,7 +1,9 @@
 """The ``save_pretrained`` / ``from_pretrained`` directory format: ``config.json`` + ``model.safetensors``.
 
 Nothing is unpickled: weights are safetensors and the config is JSON. The config records the
-weights' SHA-256, so a corrupt or swapped weights file is refused before it is read.
+weights' SHA-256, so a corrupt or swapped weights file is refused before it is read. A model
+fine-tuned with LoRA saves only its adapters (``adapter.safetensors``) and names its base model
+by directory and weights' SHA-256; loading it loads the base, checks the hash and adds the adapters.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, load_model, save_file, save_model
 
 from genmodels.errors import CheckpointError
 from genmodels.files import atomic_path, sha256_file, write_text_atomic
@@ -21,19 +23,29 @@ from genmodels.versions import software_versions
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+ADAPTER_NAME = "adapter.safetensors"
 
 
 def save_pretrained(model: GenerativeModel, directory: str | Path, **provenance: Any) -> None:
     """Save weights first, then the config that vouches for them (so a half-written save is refused)."""
+    from genmodels.models.lora import adapter_state_dict
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    with atomic_path(directory / WEIGHTS_NAME) as temporary:
-        save_model(model, str(temporary), metadata={"model_type": model.model_type})
+    lora = getattr(model, "lora", None)
+    weights_name = WEIGHTS_NAME if lora is None else ADAPTER_NAME
+    with atomic_path(directory / weights_name) as temporary:
+        if lora is None:
+            save_model(model, str(temporary), metadata={"model_type": model.model_type})
+        else:
+            tensors = {name: tensor.contiguous() for name, tensor in adapter_state_dict(model).items()}
+            save_file(tensors, str(temporary), metadata={"model_type": model.model_type})
     extras = {name: sha256_file(directory / name) for name in model.save_extras(directory)}
     config = {
         "model_type": model.model_type,
         "config": model.config.to_dict(),
-        "weights_sha256": sha256_file(directory / WEIGHTS_NAME),
+        "weights_sha256": sha256_file(directory / weights_name),
+        **({"adapter": lora.to_dict()} if lora is not None else {}),
         **({"extra_files_sha256": extras} if extras else {}),
         "versions": software_versions(),
         **provenance,
@@ -78,6 +90,8 @@ def load_pretrained(
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{directory / CONFIG_NAME}: invalid config: {error}") from None
 
+    if "adapter" in saved:
+        return _load_adapted(directory, saved, expected_class, map_location)
     weights = directory / WEIGHTS_NAME
     if not weights.is_file():
         raise CheckpointError(f"{weights} is missing")
@@ -99,6 +113,40 @@ def load_pretrained(
         load_model(model, str(weights), strict=True, device=str(map_location))
     except (SafetensorError, RuntimeError, OSError) as error:
         raise CheckpointError(f"{weights} does not fit a {cls.__name__} with this config: {error}") from None
+    return model.to(map_location).eval()
+
+
+def _load_adapted(
+    directory: Path, saved: dict[str, Any], expected_class: type[GenerativeModel], map_location: str | torch.device
+) -> GenerativeModel:
+    """The base model named in ``saved["adapter"]`` (hash-checked) with this directory's LoRA adapters."""
+    from genmodels.models.lora import LoRASettings, adapter_state_dict, apply_lora
+
+    adapter = saved["adapter"]
+    base_dir = Path(adapter["base_model"].get("path", ""))
+    base_hash = adapter["base_model"].get("weights_sha256")
+    if read_config(base_dir).get("weights_sha256") != base_hash:
+        raise CheckpointError(
+            f"{directory} adapts the base model in {base_dir}, whose weights are no longer the ones it was "
+            "tuned from (SHA-256 differs)"
+        )
+    weights = directory / ADAPTER_NAME
+    if not weights.is_file() or sha256_file(weights) != saved["weights_sha256"]:
+        raise CheckpointError(f"{weights} is missing or does not match the SHA-256 recorded in {CONFIG_NAME}")
+    model = load_pretrained(base_dir, expected_class, map_location="cpu")
+    settings = LoRASettings(
+        rank=adapter["rank"],
+        alpha=adapter["alpha"],
+        targets=tuple(adapter["targets"]) if adapter["targets"] is not None else None,
+        modules=list(adapter["modules"]),
+        base_model=adapter["base_model"],
+    )
+    apply_lora(model, settings)
+    stored = load_file(str(weights))
+    expected = adapter_state_dict(model)
+    if stored.keys() != expected.keys() or any(stored[k].shape != expected[k].shape for k in expected):
+        raise CheckpointError(f"{weights} does not hold the adapters that {CONFIG_NAME} describes")
+    model.load_state_dict(stored, strict=False)
     return model.to(map_location).eval()
 
 

@@ -69,6 +69,7 @@ class VariationalAutoencoder(GenerativeModel):
 
     config_class = VAEConfig
     log_prob_kind = "importance_weighted"
+    part_aliases: ClassVar[dict[str, tuple[str, ...]]] = {"encoder": ("encoder", "z_mean", "z_log_var")}
     recommended_training: ClassVar[dict[str, Any]] = {"learning_rate": 1e-3, "monitor": "negative_elbo"}
     recommended_data: ClassVar[dict[str, Any]] = {"binarize": True}
 

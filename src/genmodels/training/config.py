@@ -41,6 +41,13 @@ class TrainerConfig:
     """Stop after this many validations without improvement of ``monitor``."""
     restore_best: bool = True
     """End with the weights of the best validation of ``monitor`` rather than the last step."""
+    freeze: tuple[str, ...] = ()
+    """Model parts (``model.parameter_parts()``) kept fixed for the whole run: fine-tuning the rest."""
+    gradual_unfreeze: tuple[str, ...] = ()
+    """Parts that start fixed and join training one by one, in this order, every ``unfreeze_every`` steps."""
+    unfreeze_every: int = 100
+    unfrozen_lr_ratio: float = 1.0
+    """Learning rate of the ``gradual_unfreeze`` parts as a fraction of the others' (discriminative rates)."""
     accelerator: str = "auto"
     devices: int | str = 1
     strategy: str = "auto"
@@ -57,7 +64,12 @@ class TrainerConfig:
             raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
-        for name in ("max_steps", "batch_size", "log_every", "val_every", "checkpoint_every"):
+        overlap = set(self.freeze) & set(self.gradual_unfreeze)
+        if overlap:
+            raise ValueError(f"parts {sorted(overlap)} are both frozen and gradually unfrozen")
+        if not 0 < self.unfrozen_lr_ratio <= 1:
+            raise ValueError(f"unfrozen_lr_ratio must be in (0, 1], got {self.unfrozen_lr_ratio}")
+        for name in ("max_steps", "batch_size", "log_every", "val_every", "checkpoint_every", "unfreeze_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 

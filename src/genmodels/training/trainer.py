@@ -26,6 +26,7 @@ from genmodels.models.base import GenerativeModel, TrainingPhase
 from genmodels.training.batches import BatchSchedule, take
 from genmodels.training.checkpoint import TrainingCheckpoint, load_checkpoint, save_checkpoint
 from genmodels.training.config import TrainerConfig
+from genmodels.training.freezing import freeze, part_parameters
 from genmodels.training.history import HistoryWriter
 from genmodels.training.progress import TrainingProgress
 
@@ -102,7 +103,9 @@ class Trainer:
         phases = model.training_phases()
         fabric = self.fabric or self.setup_fabric(multiple_phases=len(phases) > 1)
 
-        optimizers = [self._make_optimizer(phase) for phase in phases]
+        freeze(model, config.freeze)
+        stages = [set(map(id, part_parameters(model, part).values())) for part in config.gradual_unfreeze]
+        optimizers = [self._make_optimizer(phase, stages) for phase in phases]
         schedulers = [self._make_scheduler(optimizer) for optimizer in optimizers]
         checkpoint = self._load_resume_checkpoint(model) if resume else None
         if checkpoint is not None:
@@ -264,22 +267,47 @@ class Trainer:
         return self.fabric.strategy.reduce_boolean_decision(spent, all=False)
 
     # --- building blocks ------------------------------------------------------------------
-    def _make_optimizer(self, phase: TrainingPhase) -> torch.optim.Optimizer:
+    def _make_optimizer(self, phase: TrainingPhase, stages: list[set[int]]) -> torch.optim.Optimizer:
+        """Adam(W) or SGD over the phase's trainable parameters; each gradual-unfreeze stage is a group of its own.
+
+        A stage's group carries ``start_step``: the scheduler holds its learning rate at 0 until then.
+        """
         config = self.config
         lr = config.phase_learning_rates.get(phase.name, config.learning_rate)
-        # weight decay shrinks weight matrices and embeddings, not biases or normalisation gains
-        groups = [
-            {"params": [p for p in phase.parameters if p.dim() >= 2], "weight_decay": config.weight_decay},
-            {"params": [p for p in phase.parameters if p.dim() < 2], "weight_decay": 0.0},
-        ]
+        trainable = [p for p in phase.parameters if p.requires_grad]
+        staged = set().union(*stages)
+        groups = []
+        for members, start, group_lr in [
+            ([p for p in trainable if id(p) not in staged], 0, lr),
+            *(
+                (
+                    [p for p in trainable if id(p) in stage],
+                    (index + 1) * config.unfreeze_every,
+                    lr * config.unfrozen_lr_ratio,
+                )
+                for index, stage in enumerate(stages)
+            ),
+        ]:
+            # weight decay shrinks weight matrices and embeddings, not biases or normalisation gains
+            groups += [
+                {"params": [p for p in members if p.dim() >= 2], "weight_decay": config.weight_decay},
+                {"params": [p for p in members if p.dim() < 2], "weight_decay": 0.0},
+            ]
+            for group in groups[-2:]:
+                group.update(lr=group_lr, start_step=start)
         groups = [group for group in groups if group["params"]]
+        if not groups:
+            raise ValueError(f"every parameter of the {phase.name!r} phase is frozen: there is nothing to train")
         if config.optimizer == "sgd":
             return torch.optim.SGD(groups, lr=lr, momentum=config.betas[0])
         optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
         return optimizer_class(groups, lr=lr, betas=config.betas)
 
     def _make_scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
-        """Linear warm-up, then constant, or cosine or linear decay to ``min_lr_ratio`` at ``max_steps``."""
+        """Linear warm-up, then constant, or cosine or linear decay to ``min_lr_ratio`` at ``max_steps``.
+
+        Groups of parts still waiting to be unfrozen (``start_step`` ahead) get a learning rate of 0.
+        """
         warmup, total, shape = self.config.warmup_steps, self.config.max_steps, self.config.lr_schedule
         floor = self.config.min_lr_ratio
 
@@ -293,7 +321,10 @@ class Trainer:
                 return floor + (1.0 - floor) * (1.0 - progress)
             return 1.0
 
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        def staged(start: int):
+            return lambda step: factor(step) if step >= start else 0.0
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, [staged(g["start_step"]) for g in optimizer.param_groups])
 
     def _check_finite(self, losses: Mapping[str, torch.Tensor], step: int, phase: TrainingPhase) -> None:
         """Stop before a NaN or infinite loss reaches the weights; agree across processes."""
