@@ -14,9 +14,7 @@ NOT_IMAGE_MODELS = {"tabular-vae", "ensemble"}
 LIBRARY_MODELS = sorted(
     name
     for name, model_class in MODEL_REGISTRY.items()
-    if not name.startswith("test-")
-    and not issubclass(model_class, SequenceModel)
-    and name not in NOT_IMAGE_MODELS
+    if not name.startswith("test-") and not issubclass(model_class, SequenceModel) and name not in NOT_IMAGE_MODELS
 )
 
 

@@ -55,7 +55,7 @@ def finetune(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Fine-tune a saved model on new data: freeze parts, unfreeze gradually, or train LoRA adapters only."""
-    from genmodels.cli.main import _parse_assignments, _print_report
+    from genmodels.cli.main import _parse_assignments, _print_report, _set_trainer_flags
     from genmodels.runs import default_run_dir, finetune_spec, train_run
 
     sections = _parse_assignments(set_ or [])
@@ -71,9 +71,7 @@ def finetune(
         "seed": seed,
         "val_every": val_every,
     }
-    sections["trainer"].update({name: value for name, value in flags.items() if value is not None})
-    if not progress:
-        sections["trainer"]["progress_bar"] = False
+    _set_trainer_flags(sections, flags, progress)
     lora = {"rank": lora_rank, "alpha": lora_alpha, "targets": lora_target} if lora_rank > 0 else None
     spec = finetune_spec(
         base, {**sections["data"], "name": data}, sections["model"], sections["trainer"], lora, freeze_first

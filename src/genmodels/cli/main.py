@@ -49,6 +49,13 @@ def _parse_assignments(assignments: list[str]) -> dict[str, dict[str, Any]]:
     return sections
 
 
+def _set_trainer_flags(sections: dict[str, dict[str, Any]], flags: dict[str, Any], progress: bool) -> None:
+    """Command-line trainer options the user gave (not None) override the config file and --set."""
+    sections["trainer"].update({name: value for name, value in flags.items() if value is not None})
+    if not progress:
+        sections["trainer"]["progress_bar"] = False
+
+
 def _read_config_file(path: Path | None) -> dict[str, dict[str, Any]]:
     if path is None:
         return {"model": {}, "data": {}, "trainer": {}}
@@ -132,9 +139,7 @@ def train(
         "lr_schedule": lr_schedule,
         "early_stopping_patience": early_stopping_patience,
     }
-    sections["trainer"].update({name: value for name, value in flags.items() if value is not None})
-    if not progress:
-        sections["trainer"]["progress_bar"] = False
+    _set_trainer_flags(sections, flags, progress)
     if data is not None:
         sections["data"]["name"] = data
     if binarize is not None:
