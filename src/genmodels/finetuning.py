@@ -21,7 +21,7 @@ from genmodels.data import DataSplits
 from genmodels.errors import CheckpointError
 from genmodels.files import sha256_file
 from genmodels.models.base import GenerativeModel, name_matches
-from genmodels.models.pretrained import CONFIG_NAME, load_pretrained, read_config
+from genmodels.models.pretrained import CONFIG_NAME, WEIGHTS_NAME, load_pretrained, read_config
 from genmodels.models.sequence import SequenceModel
 
 RUN_MODEL_DIR = "model"
@@ -51,7 +51,7 @@ def locate_base(path: str | Path) -> BaseModel:
     saved = read_config(directory)
     if "adapter" in saved:
         raise CheckpointError(f"{directory} holds LoRA adapters; merge them into a full model before tuning it again")
-    weights_hash = sha256_file(directory / "model.safetensors")
+    weights_hash = sha256_file(directory / WEIGHTS_NAME)
     if weights_hash != saved.get("weights_sha256"):
         raise CheckpointError(f"{directory}: the weights do not match the SHA-256 in {CONFIG_NAME}; they are corrupt")
     return BaseModel(str(directory.resolve()), weights_hash, saved["model_type"])
@@ -59,7 +59,7 @@ def locate_base(path: str | Path) -> BaseModel:
 
 def load_base(base: BaseModel) -> GenerativeModel:
     """The base model, refused if its weights changed since ``base`` was recorded."""
-    if sha256_file(Path(base.path) / "model.safetensors") != base.weights_sha256:
+    if sha256_file(Path(base.path) / WEIGHTS_NAME) != base.weights_sha256:
         raise CheckpointError(f"the base model in {base.path} has changed since this run was set up (SHA-256 differs)")
     return load_pretrained(base.path).train()
 

@@ -168,9 +168,8 @@ def _finetuned_model(spec: RunSpec, data: DataSplits, base: GenerativeModel) -> 
                 "LoRA adapts a base model as it is; this data changes its shape, vocabulary or classes, "
                 "so fine-tune it fully (or freeze parts) instead"
             )
-        settings = LoRASettings(rank=lora["rank"], alpha=lora["alpha"], base_model=spec.finetune["base"])
-        settings.targets = tuple(lora["targets"]) if lora.get("targets") else None
-        apply_lora(model, settings)
+        targets = tuple(lora["targets"]) if lora.get("targets") else None
+        apply_lora(model, LoRASettings(lora["rank"], lora["alpha"], targets, base_model=spec.finetune["base"]))
     return model
 
 
