@@ -58,8 +58,12 @@ def locate_base(path: str | Path) -> BaseModel:
 
 
 def load_base(base: BaseModel) -> GenerativeModel:
-    """The base model, refused if its weights changed since ``base`` was recorded."""
-    if sha256_file(Path(base.path) / WEIGHTS_NAME) != base.weights_sha256:
+    """The base model, refused if its weights changed since ``base`` was recorded.
+
+    The saved config vouches for the weights file (``load_pretrained`` checks it), so comparing the
+    config's hash with the recorded one is enough, and the weights are hashed once.
+    """
+    if read_config(base.path).get("weights_sha256") != base.weights_sha256:
         raise CheckpointError(f"the base model in {base.path} has changed since this run was set up (SHA-256 differs)")
     return load_pretrained(base.path).train()
 
