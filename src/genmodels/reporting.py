@@ -21,6 +21,7 @@ from genmodels.files import write_text_atomic
 from genmodels.latent_tools import has_latent_space, reconstruct
 from genmodels.models.base import GenerativeModel
 from genmodels.models.sequence import SequenceModel
+from genmodels.models.smiles_vae import SmilesVAE
 from genmodels.plotting import plot_latent_map, plot_points, plot_training_curves, save_image_grid, save_manifold_grid
 from genmodels.training.trainer import HISTORY_NAME
 from genmodels.versions import software_versions
@@ -47,16 +48,19 @@ def evaluate_split(
     ``sample_metrics`` (None: all of them where the data set has a feature network; empty: none).
     """
     held_out = getattr(data, split)
-    if data.is_text:
+    if isinstance(model, SequenceModel):
         return {"split": split, "text": evaluate_text(model, held_out, data.tokenizer)}
-    metrics: dict[str, Any] = {"split": split, "losses": evaluate_losses(model, held_out.tensors())}
+    columns = held_out.tensors()
+    metrics: dict[str, Any] = {"split": split, "losses": evaluate_losses(model, columns)}
     if model.log_prob_kind != "none":
         metrics["likelihood"] = evaluate_likelihood(
             model,
-            held_out.images,
-            held_out.labels,
+            columns["x"],
+            columns.get("y"),
             discrete=bool(data.info.get("binarized")) or getattr(model.config, "pixel_levels", None) == 256,
         )
+    if data.is_text:
+        return metrics
     data_name = data.info["spec"]["name"]
     if data_name in MIXTURES:
         metrics["modes"] = evaluate_modes(model, data_name)
@@ -70,7 +74,11 @@ def evaluate_split(
 def write_run_report(
     run_dir: Path, model: GenerativeModel, data: DataSplits, spec: RunSpec, fit: FitResult
 ) -> dict[str, Any]:
-    if data.is_text:
+    if isinstance(model, SmilesVAE):
+        lines = model.rows_to_strings(sample_images(model, 20))
+        pictures = {"samples": str(run_dir / "samples.txt")}
+        write_text_atomic(run_dir / "samples.txt", "\n".join(lines) + "\n")
+    elif data.is_text:
         pictures = {"samples": str(write_text_samples(model, run_dir / "samples.txt"))}
     elif data.preprocessor is not None:
         rows = data.preprocessor.inverse_transform(sample_images(model, 64))

@@ -22,7 +22,7 @@ from genmodels.files import write_text_atomic
 from genmodels.finetuning import BaseModel, adapt_to_data, load_base, locate_base
 from genmodels.models.base import GenerativeModel, get_model_class
 from genmodels.models.lora import LoRASettings, apply_lora
-from genmodels.models.sequence import SequenceModel
+from genmodels.models.sequence import SequenceModel, TokenModel
 from genmodels.models.tabular_vae import TabularVAE
 from genmodels.reporting import write_run_report
 from genmodels.training import FitResult, Trainer, TrainerConfig
@@ -129,10 +129,13 @@ def build_model_for(spec: RunSpec, data: DataSplits, base: GenerativeModel | Non
     if base is not None:
         return _finetuned_model(spec, data, base)
     model_class = get_model_class(spec.model)
-    is_sequence_model = issubclass(model_class, SequenceModel)
-    if is_sequence_model != data.is_text:
-        wanted = "text" if is_sequence_model else "images or vectors"
+    is_token_model = issubclass(model_class, TokenModel)
+    if is_token_model != data.is_text:
+        wanted = "text" if is_token_model else "images or vectors"
         raise DataError(f"{spec.model!r} models {wanted}; {data.info['source']!r} is not that kind of data")
+    if is_token_model and issubclass(model_class, SequenceModel) == data.info["spec"]["line_rows"]:
+        layout = "context windows (line_rows false)" if issubclass(model_class, SequenceModel) else "line_rows true"
+        raise DataError(f"{spec.model!r} trains on text as {layout}")
     from_data: dict[str, Any] = {"data_shape": data.data_shape}
     if data.tokenizer is not None:
         from_data["vocab_size"] = data.tokenizer.vocab_size

@@ -135,43 +135,58 @@ def evaluate(
 
 @molecules_app.command(
     epilog="Examples:\n\n  genmodels molecules optimize runs/charrnn-moses --objective qed -o qed-run\n\n"
+    "  genmodels molecules optimize runs/smiles-vae-moses --objective logp -o logp-latent\n\n"
     "  genmodels molecules optimize runs/charrnn-moses --objective mypackage.scores:activity --rounds 10"
 )
 def optimize(
-    run: Annotated[Path, typer.Argument(help="Run or model directory of a sequence model trained on molecules.")],
+    run: Annotated[Path, typer.Argument(help="Run or model directory: a sequence model or a SMILES VAE.")],
     objective: Annotated[str, typer.Option(help="qed, logp, sa, weight, or module:function (higher is better).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the tuned model and top molecules.")],
-    rounds: Annotated[int, typer.Option(help="Sample / select / fine-tune rounds.")] = 5,
-    samples: Annotated[int, typer.Option(help="Molecules sampled per round.")] = 1000,
-    keep: Annotated[int, typer.Option(help="Best molecules kept and trained on.")] = 100,
-    steps: Annotated[int, typer.Option(help="Fine-tuning steps per round.")] = 100,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the top molecules (and tuned model).")],
+    rounds: Annotated[int, typer.Option(help="Hill-climbing: sample / select / fine-tune rounds.")] = 5,
+    samples: Annotated[int, typer.Option(help="Hill-climbing: molecules sampled per round.")] = 1000,
+    keep: Annotated[int, typer.Option(help="Best molecules kept (latent route: also the starting codes).")] = 100,
+    steps: Annotated[int, typer.Option(help="Fine-tuning steps per round, or latent gradient steps.")] = 100,
+    known: Annotated[str, typer.Option(help="Molecules for novelty (and the latent predictor): file or 'moses'.")] = (
+        "moses"
+    ),
+    known_count: Annotated[int, typer.Option(help="Latent route: known molecules to fit on.")] = 5000,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
-    """Fine-tune a generator towards an objective by hill-climbing; report the top molecules."""
+    """Design molecules for an objective: hill-climbing for sequence models, latent-space ascent for a SMILES VAE."""
     import genmodels
     from genmodels.applications.molecules.datasets import load_smiles
     from genmodels.applications.molecules.generation import hill_climb
+    from genmodels.applications.molecules.latent_optimization import optimize_latent
     from genmodels.applications.molecules.outputs import draw_grid, properties_table
     from genmodels.applications.molecules.properties import objective as make_objective
     from genmodels.files import write_text_atomic
+    from genmodels.models.smiles_vae import SmilesVAE
 
     score = make_objective(objective)
     model = genmodels.load(run)
-    result = hill_climb(model, score, rounds, samples, keep, steps, seed=seed)
+    known_smiles = load_smiles(known).smiles
     output.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output / "model", base=str(run), objective=objective)
+    if isinstance(model, SmilesVAE):
+        route = "latent gradient ascent"
+        result = optimize_latent(model, score, known_smiles[:known_count], keep, steps, keep=keep, seed=seed)
+    else:
+        route = "hill-climbing"
+        result = hill_climb(model, score, rounds, samples, keep, steps, seed=seed)
+        model.save_pretrained(output / "model", base=str(run), objective=objective)
     table = properties_table([smiles for smiles, _ in result.top])
     table.insert(1, "objective", [value for _, value in result.top])
-    training = set(load_smiles("moses").smiles)
-    table["novel_vs_shipped_moses_train"] = [smiles not in training for smiles in table["smiles"]]
+    training = set(known_smiles)
+    table["novel"] = [smiles not in training for smiles in table["smiles"]]
     write_text_atomic(output / "top.csv", table.to_csv(index=False))
     draw_grid(table["smiles"].tolist()[:24], output / "top.png",
               legends=[f"{value:.3f}" for value in table["objective"][:24]])  # fmt: skip
-    write_text_atomic(output / "history.json", json.dumps(result.history, indent=2) + "\n")
+    record = {"route": route, "objective": objective, "known": known, "seed": seed, "summary": result.summary,
+              "history": result.history}  # fmt: skip
+    write_text_atomic(output / "history.json", json.dumps(record, indent=2) + "\n")
     for row in result.history:
-        console.print(f"round {row['round']}: validity {row['validity']:.3f}, mean {row['mean_score']:.3f}, "
-                      f"best {row['best_score']:.3f}")  # fmt: skip
-    console.print(f"wrote {output}/top.csv, top.png and the tuned model")
+        console.print(", ".join(f"{name} {value:.3f}" if isinstance(value, float) else f"{name} {value}"
+                                for name, value in row.items()))  # fmt: skip
+    console.print(f"{route}: wrote {output}/top.csv, top.png and history.json")
 
 
 @molecules_app.command(epilog="Examples:\n\n  genmodels molecules draw gen.smi -o grid.png")

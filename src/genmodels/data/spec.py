@@ -35,6 +35,9 @@ class DataSpec:
     """Text only: tokens a model sees at once (default 256); rows are this plus the one token predicted last."""
     memory_map: bool = False
     """Text only: write token arrays to ``~/.cache/genmodels/tokens`` and memory-map them (for huge corpora)."""
+    line_rows: bool = False
+    """Text only: one row per line (a molecule, a sentence), framed by line breaks and padded with them to
+    ``context_length + 1`` tokens, for models of whole sequences (the SMILES VAE); longer lines are dropped."""
     classes: tuple[int, ...] | None = None
     """Labelled images only: keep these classes in every split (the splits are drawn before, so they nest)."""
     train_fraction: float = 1.0

@@ -108,6 +108,39 @@ class TextSplit:
         return {"x": torch.from_numpy(self.tokens[starts + np.arange(self.window)].astype(np.int64))}
 
 
+@dataclass
+class LineSplit:
+    """One split as one row per line: ``(lines, window)`` token ids, each line framed and padded by line breaks."""
+
+    rows: np.ndarray
+    characters: int
+    dropped: int
+    """Lines longer than the window allows, left out."""
+    labels = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {"x": torch.from_numpy(self.rows.astype(np.int64))}
+
+
+def line_rows(tokens: np.ndarray, line_break: int, window: int) -> tuple[np.ndarray, int]:
+    """Rows ``[break, line..., break, break, ...]`` of ``window`` tokens for every non-empty line that fits."""
+    breaks = np.flatnonzero(tokens == line_break)
+    starts = np.concatenate([[0], breaks + 1])
+    stops = np.concatenate([breaks, [len(tokens)]])
+    lengths = stops - starts
+    non_empty = lengths > 0
+    fits = non_empty & (lengths <= window - 2)
+    starts, lengths = starts[fits], lengths[fits]
+    rows = np.full((len(starts), window), line_break, dtype=tokens.dtype)
+    row_of_token = np.repeat(np.arange(len(starts)), lengths)
+    column = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    rows[row_of_token, column + 1] = tokens[np.repeat(starts, lengths) + column]
+    return rows, int(non_empty.sum() - fits.sum())
+
+
 class Corpus:
     """A text as a sequence of characters, read in chunks: a string, or files joined by newlines."""
 
@@ -192,9 +225,17 @@ def load_text_data(spec: DataSpec, base_tokenizer: Tokenizer | None = None) -> D
     window = (spec.context_length or DEFAULT_CONTEXT_LENGTH) + 1
     dtype = np.uint16 if tokenizer.vocab_size <= np.iinfo(np.uint16).max else np.uint32
     cache = _cache_directory(spec, corpus, tokenizer) if spec.memory_map else None
+    if spec.line_rows and not isinstance(tokenizer, CharTokenizer):
+        raise DataError("line_rows needs the character tokenizer, whose line break is always a token of its own")
     splits = {}
     for name, (start, stop) in bounds.items():
         tokens = _encode(corpus.chunks(start, stop), tokenizer, dtype, cache / f"{name}.bin" if cache else None)
+        if spec.line_rows:
+            rows, dropped = line_rows(np.asarray(tokens), int(tokenizer.encode("\n")[0]), window)
+            if name == "train" and len(rows) == 0:
+                raise DataError(f"{corpus.source}: no training line fits in {window - 2} tokens")
+            splits[name] = LineSplit(rows, stop - start, dropped)
+            continue
         if name == "train" and len(tokens) < window + 1:
             raise DataError(f"{corpus.source}: {len(tokens)} training tokens are too few for windows of {window}")
         splits[name] = TextSplit(tokens, stop - start, window, sliding=name == "train")
@@ -204,7 +245,8 @@ def load_text_data(spec: DataSpec, base_tokenizer: Tokenizer | None = None) -> D
         "source": corpus.source,
         "sha256": corpus.sha256,
         "characters": {name: stop - start for name, (start, stop) in bounds.items()},
-        "sizes": {name: len(split.tokens) for name, split in splits.items()},
+        "sizes": {name: len(split.rows if spec.line_rows else split.tokens) for name, split in splits.items()},
+        "lines_too_long": {name: split.dropped for name, split in splits.items()} if spec.line_rows else None,
         "data_shape": [window],
         "tokenizer": tokenizer.kind,
         "vocab_size": tokenizer.vocab_size,

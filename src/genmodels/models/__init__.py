@@ -19,7 +19,8 @@ from genmodels.models.gan import GAN, GANConfig
 from genmodels.models.gpt import GPT, GPTConfig
 from genmodels.models.made import MADE, MADEConfig
 from genmodels.models.pixelcnn import PixelCNN, PixelCNNConfig
-from genmodels.models.sequence import SequenceConfig, SequenceModel
+from genmodels.models.sequence import SequenceConfig, SequenceModel, TokenModel
+from genmodels.models.smiles_vae import SmilesVAE, SmilesVAEConfig
 from genmodels.models.tabular_vae import TabularVAE, TabularVAEConfig
 from genmodels.models.vae import VAE, VAEConfig, VariationalAutoencoder
 
@@ -39,6 +40,9 @@ __all__ = [
     "GPTConfig",
     "SequenceConfig",
     "SequenceModel",
+    "TokenModel",
+    "SmilesVAE",
+    "SmilesVAEConfig",
     "AdversarialConfig",
     "AdversarialModel",
     "DCGAN",

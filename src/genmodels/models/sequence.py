@@ -45,32 +45,13 @@ class SequenceConfig(ModelConfig):
         return self.data_shape[0] - 1
 
 
-class SequenceModel(GenerativeModel):
-    """p(x_1..x_T | x_0) = prod_t p(x_t | x_<t), exact; ``log_prob`` conditions on each row's first token."""
+class TokenModel(GenerativeModel):
+    """A model of token ids ``(batch, length)`` that keeps its tokenizer and saves it beside the weights."""
 
-    config_class = SequenceConfig
-    log_prob_kind = "exact"
-    context_limit: int | None = None
-    """Most tokens the model attends to at once; None for recurrent models, which have no limit."""
-
-    def __init__(self, config: SequenceConfig) -> None:
+    def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         self.tokenizer: Tokenizer | None = None
 
-    # --- what a family implements -----------------------------------------------------------
-    @abstractmethod
-    def logits(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Next-token logits at every position: ``(batch, length)`` ids -> ``(batch, length, vocab)``."""
-
-    @abstractmethod
-    def start(self, tokens: torch.Tensor) -> tuple[torch.Tensor, State]:
-        """Encode a context ``(batch, length)``: the next token's logits ``(batch, vocab)`` and a state to extend."""
-
-    @abstractmethod
-    def advance(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Feed one token per row ``(batch,)``: the following token's logits and the extended state."""
-
-    # --- likelihood -------------------------------------------------------------------------
     def check_tokens(self, tokens: torch.Tensor, name: str = "x", min_length: int = 2) -> torch.Tensor:
         """Token ids ``(batch, length)`` on the model's device; a clear error for anything else."""
         if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2 or tokens.shape[1] < min_length:
@@ -86,6 +67,53 @@ class SequenceModel(GenerativeModel):
             raise ValueError(f"{name} holds ids outside the vocabulary [0, {self.config.vocab_size})")
         return tokens
 
+    def start_token(self) -> int:
+        """The token an empty prompt starts from: a line break where the vocabulary has one."""
+        if self.tokenizer is None:
+            return 0
+        ids = self.tokenizer.encode("\n")
+        return int(ids[-1]) if len(ids) else 0
+
+    def save_extras(self, directory: Path) -> list[str]:
+        if self.tokenizer is None:
+            return []
+        self.tokenizer.save(directory)
+        return [TOKENIZER_FILE]
+
+    def load_extras(self, directory: Path) -> None:
+        if not (Path(directory) / TOKENIZER_FILE).is_file():
+            return
+        tokenizer = load_tokenizer(directory)
+        if tokenizer.vocab_size != self.config.vocab_size:
+            raise CheckpointError(
+                f"{directory / TOKENIZER_FILE} has {tokenizer.vocab_size} tokens but the model was built for "
+                f"{self.config.vocab_size}"
+            )
+        self.tokenizer = tokenizer
+
+
+class SequenceModel(TokenModel):
+    """p(x_1..x_T | x_0) = prod_t p(x_t | x_<t), exact; ``log_prob`` conditions on each row's first token."""
+
+    config_class = SequenceConfig
+    log_prob_kind = "exact"
+    context_limit: int | None = None
+    """Most tokens the model attends to at once; None for recurrent models, which have no limit."""
+
+    # --- what a family implements -----------------------------------------------------------
+    @abstractmethod
+    def logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Next-token logits at every position: ``(batch, length)`` ids -> ``(batch, length, vocab)``."""
+
+    @abstractmethod
+    def start(self, tokens: torch.Tensor) -> tuple[torch.Tensor, State]:
+        """Encode a context ``(batch, length)``: the next token's logits ``(batch, vocab)`` and a state to extend."""
+
+    @abstractmethod
+    def advance(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """Feed one token per row ``(batch,)``: the following token's logits and the extended state."""
+
+    # --- likelihood -------------------------------------------------------------------------
     def token_log_probs(self, tokens: torch.Tensor) -> torch.Tensor:
         """log p(x_t | x_<t) for t = 1..length-1: ``(batch, length - 1)``."""
         tokens = self.check_tokens(tokens)
@@ -156,13 +184,6 @@ class SequenceModel(GenerativeModel):
         new = list(self.generate_tokens(first, self.config.data_shape[0] - 1, generator=generator, **controls))
         return torch.cat([first, torch.stack(new, dim=1)], dim=1)
 
-    def start_token(self) -> int:
-        """The token an empty prompt starts from: a line break where the vocabulary has one."""
-        if self.tokenizer is None:
-            return 0
-        ids = self.tokenizer.encode("\n")
-        return int(ids[-1]) if len(ids) else 0
-
     def generate(self, prompt: str = "", max_new_tokens: int = 200, **options: Any) -> str:
         """Text that continues ``prompt`` (prompt included); options as in :meth:`generate_batch`."""
         return self.generate_batch(prompt, max_new_tokens, num_samples=1, **options)[0]
@@ -219,24 +240,6 @@ class SequenceModel(GenerativeModel):
         if on_text is not None and len(texts[0]) > shown:
             on_text(texts[0][shown:])
         return [prompt + text for text in texts]
-
-    # --- tokenizer beside the weights ---------------------------------------------------------
-    def save_extras(self, directory: Path) -> list[str]:
-        if self.tokenizer is None:
-            return []
-        self.tokenizer.save(directory)
-        return [TOKENIZER_FILE]
-
-    def load_extras(self, directory: Path) -> None:
-        if not (Path(directory) / TOKENIZER_FILE).is_file():
-            return
-        tokenizer = load_tokenizer(directory)
-        if tokenizer.vocab_size != self.config.vocab_size:
-            raise CheckpointError(
-                f"{directory / TOKENIZER_FILE} has {tokenizer.vocab_size} tokens but the model was built for "
-                f"{self.config.vocab_size}"
-            )
-        self.tokenizer = tokenizer
 
 
 def _stream_ready(text: str, stop: Sequence[str], finished: bool) -> int:

@@ -19,20 +19,29 @@ import torch
 from genmodels.applications.molecules.smiles import canonicalize_all, from_selfies
 from genmodels.data.text import TextSplit
 from genmodels.models.sequence import SequenceModel
+from genmodels.models.smiles_vae import SmilesVAE
 from genmodels.training import Trainer, TrainerConfig
 
 
 def sample_strings(
-    model: SequenceModel,
+    model: SequenceModel | SmilesVAE,
     n: int,
     max_length: int = 120,
     temperature: float = 1.0,
     batch_size: int = 1000,
     seed: int = 0,
 ) -> list[str]:
-    """``n`` generated lines (without the line break); unfinished ones come back as empty strings."""
+    """``n`` generated lines (without the line break); unfinished ones come back as empty strings.
+
+    A SMILES VAE decodes codes drawn from its prior; its window, not ``max_length``, bounds a line.
+    """
     if model.tokenizer is None:
         raise RuntimeError("the model has no tokenizer: train it on a molecule corpus first")
+    if isinstance(model, SmilesVAE):
+        generator = torch.Generator(device=model.device).manual_seed(seed)
+        batches = (model.sample(min(batch_size, n - start), generator, temperature=temperature)
+                   for start in range(0, n, batch_size))  # fmt: skip
+        return [line for rows in batches for line in model.rows_to_strings(rows)]
     line_break = model.start_token()
     generator = torch.Generator(device=model.device).manual_seed(seed)
     lines: list[str] = []
@@ -65,7 +74,9 @@ class OptimizationResult:
     top: list[tuple[str, float]]
     """The best distinct molecules found, with their scores, best first."""
     history: list[dict[str, float]] = field(default_factory=list)
-    """Per round: validity, mean and best score of the samples."""
+    """Per round (or decoded step): validity, mean and best score of the molecules produced."""
+    summary: dict[str, float] = field(default_factory=dict)
+    """What the route measured besides, e.g. the latent predictor's held-out R^2."""
 
 
 def hill_climb(
