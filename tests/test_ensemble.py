@@ -10,8 +10,10 @@ from tiny_models import DiagonalGaussian, DiagonalGaussianConfig
 from typer.testing import CliRunner
 
 import genmodels
+from genmodels.applications.anomaly.detector import Detector
+from genmodels.applications.anomaly.metrics import detection_metrics
 from genmodels.cli.main import app
-from genmodels.models import Ensemble, ensemble_of
+from genmodels.models import GAN, Ensemble, GANConfig, ensemble_of
 from genmodels.models.ensemble import borda_count
 
 
@@ -70,11 +72,46 @@ def test_saved_ensembles_round_trip_and_score_anomalies(tmp_path):
     x = torch.randn(10, 2, generator=torch.Generator().manual_seed(5))
     assert torch.equal(restored.log_prob(x), ensemble.log_prob(x))
     assert restored.weights.tolist() == pytest.approx([0.4, 0.6])
+    with pytest.raises(RuntimeError, match="calibrate_scores"):
+        restored.score(x)
+    restored.calibrate_scores(torch.randn(500, 2, generator=torch.Generator().manual_seed(6)))
     outlier = torch.full((1, 2), 20.0)
     scores = restored.score(torch.cat([x, outlier]))
     assert scores.argmax() == 10 and 0 <= scores.min() and scores.max() <= 1
+    assert torch.allclose(restored.score(x[:1]), scores[:1]), "a row's score does not depend on its batch"
     with pytest.raises(ValueError, match="same data shape"):
         ensemble_of([gaussian(0.0, 1.0), gaussian(0.0, 1.0, dimensions=3)])
+
+
+def test_rejection_sampling_keeps_what_the_discriminator_prefers(monkeypatch):
+    gan = GAN(GANConfig(data_shape=(2,), latent_dim=4, generator_hidden_dim=16, discriminator_hidden_dim=16)).eval()
+    ensemble = ensemble_of([gan], strategy="rejection", rejection_burn_in=500)
+    member = ensemble.members[0]
+    monkeypatch.setattr(member, "discriminate", lambda x, labels=None: torch.where(x[:, 0] > 0, 5.0, -5.0))
+    proposals = member.sample(2000, generator=torch.Generator().manual_seed(0))
+    preferred = (proposals[:, 0] > 0.5).float().mean().item()
+    assert 0.1 < preferred < 0.9, "the untrained generator should propose both kinds"
+    samples = ensemble.sample(200, generator=torch.Generator().manual_seed(1))
+    assert samples.shape == (200, 2) and (samples[:, 0] > 0.5).all()
+    assert 0 < ensemble.last_acceptance[0] <= preferred
+    hinge = GAN(GANConfig(data_shape=(2,), latent_dim=4, loss="hinge"))
+    with pytest.raises(ValueError, match="nonsaturating"):
+        ensemble_of([hinge], strategy="rejection").sample(4)
+
+
+def test_detector_calibrates_and_saves_the_ensemble_scale(tmp_path):
+    ensemble = ensemble_of([gaussian(0.0, 1.0), gaussian(0.0, 3.0)], combination="rank")
+    generator = torch.Generator().manual_seed(7)
+    normal, test = torch.randn(1000, 2, generator=generator), torch.randn(200, 2, generator=generator)
+    outliers = torch.randn(20, 2, generator=generator) + 6
+    detector = Detector(ensemble, false_positive_rate=0.05).fit(normal)
+    scores = detector.score(torch.cat([test, outliers]))
+    labels = torch.cat([torch.zeros(200), torch.ones(20)]).numpy()
+    assert detection_metrics(scores, labels)["auroc"] > 0.99
+    assert detector.predict(test).mean() == pytest.approx(0.05, abs=0.04)
+    detector.save(tmp_path)
+    fresh = ensemble_of([gaussian(0.0, 1.0), gaussian(0.0, 3.0)])
+    assert (Detector.load(fresh, tmp_path).score(test) == detector.score(test)).all()
 
 
 def test_ensemble_commands(tmp_path):

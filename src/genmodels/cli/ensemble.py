@@ -15,14 +15,16 @@ console = Console()
 
 @ensemble_app.command(
     epilog="Examples:\n\n  genmodels ensemble create runs/gan-a runs/gan-b runs/vae -o runs/ens --strategy vote\n\n"
-    "  genmodels sample runs/ens -n 64 --strategy vote --candidates 4\n\n  genmodels evaluate runs/ens"
+    "  genmodels sample runs/ens -n 64 --strategy vote --candidates 4\n\n"
+    "  genmodels sample runs/ens -n 64 --strategy rejection\n\n  genmodels evaluate runs/ens"
 )
 def create(
     runs: Annotated[list[Path], typer.Argument(help="Run or model directories of the members.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Ensemble directory.")],
     weights: Annotated[Optional[list[float]], typer.Option(help="Mixture weights, one per member.")] = None,
-    strategy: Annotated[str, typer.Option(help="Default sampling strategy: mixture or vote.")] = "mixture",
+    strategy: Annotated[str, typer.Option(help="Default sampling strategy: mixture, vote or rejection.")] = "mixture",
     candidates: Annotated[int, typer.Option(help="Vote: candidates per member per sample kept.")] = 4,
+    combination: Annotated[str, typer.Option(help="Anomaly score: rank or mean of the members' scores.")] = "rank",
 ) -> None:
     """Save the members as one ensemble; its run.json reuses the first member's data, so evaluate works."""
     import genmodels
@@ -31,7 +33,7 @@ def create(
     from genmodels.runs import MODEL_DIR, RUN_FILE
 
     members = [genmodels.load(run) for run in runs]
-    ensemble = ensemble_of(members, weights, strategy=strategy, candidates=candidates)
+    ensemble = ensemble_of(members, weights, strategy=strategy, candidates=candidates, combination=combination)
     ensemble.save_pretrained(output / MODEL_DIR, members=[str(run) for run in runs])
     first_run = runs[0] / RUN_FILE
     if first_run.is_file():

@@ -206,7 +206,7 @@ def sample(
     truncation: Annotated[
         Optional[float], typer.Option(help="Truncate the GAN's latent normal to [-t, t]: fidelity over variety.")
     ] = None,
-    strategy: Annotated[Optional[str], typer.Option(help="Ensembles: mixture or vote.")] = None,
+    strategy: Annotated[Optional[str], typer.Option(help="Ensembles: mixture, vote or rejection.")] = None,
     candidates: Annotated[Optional[int], typer.Option(help="Ensembles with vote: candidates per member.")] = None,
 ) -> None:
     """Draw samples from a trained model, as a grid picture or an array."""

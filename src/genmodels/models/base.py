@@ -163,6 +163,16 @@ class GenerativeModel(nn.Module, ABC):
         """
         return -self.log_prob(x)
 
+    def calibrate_scores(self, x: torch.Tensor) -> dict[str, Any] | None:
+        """Fit on normal rows what ``score`` needs to be on one scale (an ensemble's member references).
+
+        Returns it JSON-ready, to be saved with a detector; None for the families that need nothing.
+        """
+        return None
+
+    def load_score_calibration(self, values: dict[str, Any]) -> None:
+        """Restore what :meth:`calibrate_scores` returned."""
+
     # --- helpers shared by every family ---------------------------------------------------
     @property
     def device(self) -> torch.device:

@@ -11,8 +11,14 @@ Strategies, and what each assumes:
   of GAN members); each voter's scores become ranks, so no voter's scale dominates and any
   monotone rescaling of a voter changes nothing; the Borda count (sum of ranks) decides, and the
   best candidates are kept. :attr:`Ensemble.last_sources` tells which member each came from.
+- ``rejection``: members are picked as in the mixture; a GAN member's samples then pass discriminator
+  rejection sampling (Azadi et al., 2019). It assumes a discriminator trained with the logistic
+  (non-saturating) loss, whose logit estimates log p_data(x) / p_G(x); members trained with the
+  hinge or Wasserstein loss are refused. Other members' samples are kept as drawn.
 
-An ensemble's ``score`` (anomaly) is the mean of its members' score ranks over the batch scored.
+An ensemble's anomaly ``score`` puts its members on one scale with reference scores of normal
+data (:meth:`Ensemble.calibrate_scores`, which the detector calls): ``rank`` averages each
+member's empirical CDF on that reference, ``mean`` averages members' standardised scores.
 """
 
 from __future__ import annotations
@@ -20,14 +26,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from scipy.stats import rankdata
 from torch import nn
 
+from genmodels.models.adversarial import AdversarialModel
 from genmodels.models.base import GenerativeModel, ModelConfig, get_model_class, register_model
 
-STRATEGIES = ("mixture", "vote")
+STRATEGIES = ("mixture", "vote", "rejection")
+COMBINATIONS = ("rank", "mean")
 KIND_ORDER = ("none", "elbo", "importance_weighted", "exact")
+REFERENCE_QUANTILES = 1001
+"""Quantiles of each member's reference scores kept: the empirical CDF to 0.1% resolution."""
 
 
 @dataclass
@@ -39,6 +50,12 @@ class EnsembleConfig(ModelConfig):
     strategy: str = "mixture"
     candidates: int = 4
     """For ``vote``: candidates proposed by every member per sample kept."""
+    rejection_percentile: float = 0.8
+    """For ``rejection``: the shift gamma puts this quantile of a burn-in's F(x) at acceptance probability 1/2."""
+    rejection_burn_in: int = 2000
+    """For ``rejection``: generated samples that set the largest discriminator logit and gamma."""
+    combination: str = "rank"
+    """Anomaly score: ``rank`` (mean of members' reference CDFs) or ``mean`` (mean of standardised scores)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -50,6 +67,10 @@ class EnsembleConfig(ModelConfig):
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if self.candidates < 1:
             raise ValueError(f"candidates must be at least 1, got {self.candidates}")
+        if not 0 < self.rejection_percentile < 1 or self.rejection_burn_in < 1:
+            raise ValueError("rejection_percentile must be in (0, 1) and rejection_burn_in positive")
+        if self.combination not in COMBINATIONS:
+            raise ValueError(f"combination must be one of {', '.join(COMBINATIONS)}, got {self.combination!r}")
 
 
 def ensemble_of(members: list[GenerativeModel], weights: list[float] | None = None, **settings: Any) -> Ensemble:
@@ -87,6 +108,9 @@ class Ensemble(GenerativeModel):
         weights = torch.tensor(config.weights or [1.0] * len(self.members), dtype=torch.float64)
         self.register_buffer("log_weights", (weights / weights.sum()).log().float())
         self.last_sources: torch.Tensor | None = None
+        self.last_acceptance: dict[int, float] = {}
+        """For ``rejection``: the acceptance rate of each GAN member in the last call."""
+        self.score_reference: dict[str, Any] | None = None
 
     @property
     def log_prob_kind(self) -> str:  # the weakest guarantee among the members
@@ -142,17 +166,60 @@ class Ensemble(GenerativeModel):
             return self._sample_mixture(n, generator, **controls)
         if strategy == "vote":
             return self._sample_vote(n, generator, candidates or self.config.candidates, **controls)
+        if strategy == "rejection":
+            return self._sample_mixture(n, generator, rejection=True, **controls)
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
 
-    def _sample_mixture(self, n: int, generator: torch.Generator | None, **controls: Any) -> torch.Tensor:
+    def _sample_mixture(
+        self, n: int, generator: torch.Generator | None, rejection: bool = False, **controls: Any
+    ) -> torch.Tensor:
         sources = torch.multinomial(self.weights.cpu(), n, replacement=True, generator=_cpu(generator))
         samples = torch.empty(n, *self.config.data_shape, device=self.device)
+        self.last_acceptance = {}
         for index, member in enumerate(self.members):
             chosen = (sources == index).nonzero().flatten()
-            if len(chosen):
-                samples[chosen.to(self.device)] = member.sample(len(chosen), generator=generator, **controls)
+            if not len(chosen):
+                continue
+            if rejection and isinstance(member, AdversarialModel):
+                drawn, self.last_acceptance[index] = self._rejection_sample(member, len(chosen), generator, **controls)
+            else:
+                drawn = member.sample(len(chosen), generator=generator, **controls)
+            samples[chosen.to(self.device)] = drawn
         self.last_sources = sources
         return samples
+
+    def _rejection_sample(
+        self, member: AdversarialModel, n: int, generator: torch.Generator | None, **controls: Any
+    ) -> tuple[torch.Tensor, float]:
+        """Discriminator rejection sampling (Azadi et al., 2019, Algorithm 1): ``n`` samples and the acceptance rate.
+
+        Accept x with probability sigmoid(F(x)), F(x) = D(x) - D_M - log(1 - exp(D(x) - D_M - eps)) - gamma,
+        where D is the discriminator's logit, D_M the largest seen so far, and gamma is set on a burn-in.
+        """
+        if member.config.loss != "nonsaturating":
+            raise ValueError(
+                f"rejection sampling needs a discriminator trained with the nonsaturating loss; this member "
+                f"used {member.config.loss!r}, whose critic does not estimate a density ratio"
+            )
+
+        def logits(images: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return torch.cat([member.discriminate(chunk * 2.0 - 1.0) for chunk in images.split(500)]).double()
+
+        burn_in = logits(member.sample(self.config.rejection_burn_in, generator=generator, **controls))
+        largest = float(burn_in.max())
+        gamma = float(torch.quantile(_rejection_f(burn_in, largest), self.config.rejection_percentile))
+        kept, proposed, accepted = [], 0, 0
+        while accepted < n:
+            batch = member.sample(max(n - accepted, 500), generator=generator, **controls)
+            scores = logits(batch)
+            largest = max(largest, float(scores.max()))
+            probability = torch.sigmoid(_rejection_f(scores, largest) - gamma)
+            uniform = torch.rand(len(batch), generator=generator, device=batch.device, dtype=torch.float64)
+            keep = (uniform < probability).nonzero().flatten()[: n - accepted]
+            kept.append(batch[keep])
+            proposed, accepted = proposed + len(batch), accepted + len(keep)
+        return torch.cat(kept), accepted / proposed
 
     def _sample_vote(self, n: int, generator: torch.Generator | None, candidates: int, **controls: Any) -> torch.Tensor:
         proposals = [member.sample(n * candidates, generator=generator, **controls) for member in self.members]
@@ -179,11 +246,49 @@ class Ensemble(GenerativeModel):
                     votes.append(-torch.cat([member.score(chunk) for chunk in chunks]))
         return torch.stack(votes)
 
-    def score(self, x: torch.Tensor) -> torch.Tensor:
-        """Anomaly score: the mean over members of each row's score rank within the batch (0 to 1)."""
+    # --- anomaly scores ---------------------------------------------------------------------------
+    def member_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Every member's anomaly score of every row, ``(members, batch)``."""
         with torch.no_grad():
-            scores = torch.stack([member.score(x) for member in self.members])
-        return rank_normalise(scores).mean(0)
+            return torch.stack([member.score(x).double().cpu() for member in self.members])
+
+    def calibrate_scores(self, x: torch.Tensor) -> dict[str, Any]:
+        """Keep quantiles, mean and spread of each member's scores on normal rows ``x``: the scale of :meth:`score`."""
+        scores = self.member_scores(self.check_input(x)).numpy()
+        levels = np.linspace(0, 1, REFERENCE_QUANTILES)
+        self.score_reference = {
+            "quantiles": np.quantile(scores, levels, axis=1).T.tolist(),
+            "mean": scores.mean(1).tolist(),
+            "std": scores.std(1).tolist(),
+        }
+        return self.score_reference
+
+    def load_score_calibration(self, values: dict[str, Any]) -> None:
+        self.score_reference = values
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """Anomaly score: members' reference CDFs (``rank``, 0 to 1) or standardised scores (``mean``), averaged."""
+        if self.score_reference is None:
+            raise RuntimeError(
+                "an ensemble scores on its members' reference scale: call calibrate_scores(normal_rows) first "
+                "(Detector.fit does)"
+            )
+        scores = self.member_scores(self.check_input(x)).numpy()
+        reference = self.score_reference
+        if self.config.combination == "mean":
+            mean, std = np.asarray(reference["mean"])[:, None], np.asarray(reference["std"])[:, None]
+            combined = ((scores - mean) / np.maximum(std, 1e-12)).mean(0)
+        else:
+            levels = np.linspace(0, 1, REFERENCE_QUANTILES)
+            combined = np.mean([np.interp(row, quantiles, levels) for row, quantiles in
+                                zip(scores, reference["quantiles"], strict=True)], axis=0)  # fmt: skip
+        return torch.from_numpy(combined).to(self.device)
+
+
+def _rejection_f(logits: torch.Tensor, largest: float, epsilon: float = 1e-6) -> torch.Tensor:
+    """F(x) of discriminator rejection sampling before the shift gamma."""
+    difference = logits - largest
+    return difference - torch.log1p(-torch.exp(difference - epsilon))
 
 
 def rank_normalise(scores: torch.Tensor) -> torch.Tensor:

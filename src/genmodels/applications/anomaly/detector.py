@@ -32,6 +32,8 @@ class Calibration:
     calibration_rows: int
     calibration_scores: dict[str, float]
     """Quantiles of the calibration scores, to see how the threshold sits among them."""
+    score_reference: dict[str, Any] | None = None
+    """What the model fitted on the calibration rows to score on one scale (an ensemble's member references)."""
 
 
 class Detector:
@@ -60,12 +62,14 @@ class Detector:
         """Calibrate the threshold: on held-out normal rows (false-positive rate) or on mixed rows (contamination)."""
         if len(data) < 2:
             raise ValueError(f"calibration needs at least 2 rows, got {len(data)}")
+        torch.manual_seed(self.seed)
+        reference = self.model.calibrate_scores(data)
         scores = self.score(data)
         flagged = self.false_positive_rate if self.false_positive_rate is not None else self.contamination
         threshold = float(np.quantile(scores, 1 - flagged, method="higher"))
         quantiles = {f"q{int(q * 100):02d}": float(np.quantile(scores, q)) for q in (0.01, 0.5, 0.95, 0.99)}
         self.calibration = Calibration(
-            self.score_name, threshold, self.false_positive_rate, self.contamination, len(data), quantiles
+            self.score_name, threshold, self.false_positive_rate, self.contamination, len(data), quantiles, reference
         )
         return self
 
@@ -94,6 +98,8 @@ class Detector:
         saved: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         seed = saved.pop("seed", 0)
         calibration = Calibration(**saved)
+        if calibration.score_reference is not None:
+            model.load_score_calibration(calibration.score_reference)
         detector = cls(model, calibration.score, calibration.false_positive_rate, calibration.contamination, seed)
         detector.calibration = calibration
         return detector
