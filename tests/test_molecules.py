@@ -17,6 +17,7 @@ from genmodels.applications.molecules.generation import hill_climb, sample_strin
 from genmodels.applications.molecules.metrics import moses_metrics, passes_filters
 from genmodels.applications.molecules.properties import objective
 from genmodels.applications.molecules.smiles import canonical, from_selfies, randomize_smiles, to_selfies
+from genmodels.applications.molecules.voting import line_log_likelihood, vote_molecules
 from genmodels.cli.main import app
 from genmodels.data import DataSpec, load_data
 from genmodels.errors import DataError
@@ -146,3 +147,30 @@ def test_frechet_chemnet_distance_separates_sets():
     other_half = frechet_chemnet_distance(test[:100], test[100:200], n_jobs=1)
     small_rings = frechet_chemnet_distance(test[:100], ["C1CC1" + "C" * (i % 7) for i in range(100)], n_jobs=1)
     assert abs(same) < 1e-3 and same < other_half < small_rings
+
+
+def test_line_likelihood_is_the_exact_per_token_log_probability(tiny_generator):
+    values = line_log_likelihood(tiny_generator, ["CCO", "c1ccncc1", "C" * 40])
+    tokens = torch.from_numpy(tiny_generator.tokenizer.encode("\nCCO\n").astype(np.int64))[None]
+    with torch.no_grad():
+        expected = tiny_generator.token_log_probs(tokens).mean().item()
+    assert values[0] == pytest.approx(expected, abs=1e-5)
+    assert values[0] > values[1] > -np.inf
+
+
+def test_voting_keeps_distinct_valid_molecules(tiny_generator):
+    result = vote_molecules([tiny_generator, tiny_generator], n=3, candidates=4, known={"CCO"}, max_length=20)
+    assert sorted(result.smiles) == ["CCN", "CCO", "c1ccccc1"], "the three learned molecules, each once"
+    assert set(result.sources) <= {0, 1} and result.proposed == 24
+    assert result.voters == ["validity", "novelty", "filters", "likelihood:0", "likelihood:1"]
+
+
+def test_vote_command_writes_molecules_and_their_sources(tiny_generator, tmp_path):
+    tiny_generator.save_pretrained(tmp_path / "a")
+    tiny_generator.save_pretrained(tmp_path / "b")
+    output = tmp_path / "voted.smi"
+    result = CliRunner().invoke(app, ["molecules", "vote", str(tmp_path / "a"), str(tmp_path / "b"), "-n", "3",
+                                      "-o", str(output), "--max-length", "20"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(output.read_text().split()) == ["CCN", "CCO", "c1ccccc1"]
+    assert output.with_suffix(".csv").read_text().startswith("smiles,source")

@@ -92,6 +92,41 @@ def generate(
 
 
 @molecules_app.command(
+    epilog="Examples:\n\n  genmodels molecules vote runs/charrnn-a runs/charrnn-b -n 1000 -o voted.smi\n\n"
+    "  genmodels molecules vote runs/charrnn runs/smiles-vae -n 500 -o voted.smi --candidates 8 --known moses"
+)
+def vote(
+    runs: Annotated[list[Path], typer.Argument(help="Run or model directories of the member generators.")],
+    n: Annotated[int, typer.Option("-n", help="Molecules to keep.")] = 1000,
+    output: Annotated[Path, typer.Option("--output", "-o", help="SMILES file; a CSV with sources beside it.")] = Path(
+        "voted.smi"
+    ),
+    candidates: Annotated[int, typer.Option(help="Candidates proposed by every member per molecule kept.")] = 4,
+    known: Annotated[Optional[str], typer.Option(help="Known molecules (novelty voter): file or 'moses'.")] = None,
+    max_length: Annotated[int, typer.Option(help="Most tokens per proposed molecule.")] = 120,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+) -> None:
+    """Generate with several models and keep what the voters (validity, novelty, filters, likelihoods) rank best."""
+    import pandas as pd
+
+    import genmodels
+    from genmodels.applications.molecules.datasets import load_smiles
+    from genmodels.applications.molecules.outputs import write_smiles
+    from genmodels.applications.molecules.voting import vote_molecules
+    from genmodels.files import write_text_atomic
+
+    members = [genmodels.load(run) for run in runs]
+    known_set = set(load_smiles(known).smiles) if known else None
+    result = vote_molecules(members, n, candidates, known_set, max_length, seed)
+    write_smiles(result.smiles, output)
+    table = pd.DataFrame({"smiles": result.smiles, "source": [str(runs[index]) for index in result.sources]})
+    write_text_atomic(output.with_suffix(".csv"), table.to_csv(index=False))
+    shares = table["source"].value_counts().to_dict()
+    console.print(f"kept {len(result.smiles)} of {result.proposed} proposed; voters {', '.join(result.voters)}")
+    console.print(f"from: {shares}; wrote {output} and {output.with_suffix('.csv')}")
+
+
+@molecules_app.command(
     epilog="Examples:\n\n  genmodels molecules evaluate gen.smi --reference moses\n\n"
     "  genmodels molecules evaluate gen.smi --reference ../data/moses/ -o metrics.json"
 )
