@@ -7,14 +7,14 @@ features) in test_tabular.py and ensembles (built from saved members) in test_en
 import pytest
 import torch
 
-from genmodels.models import GAN, MODEL_REGISTRY, VAE, GANConfig, SequenceModel, VAEConfig, build_model
+from genmodels.models import GAN, MODEL_REGISTRY, VAE, GANConfig, TokenModel, VAEConfig, build_model
 
 SHAPE = (1, 8, 8)
 NOT_IMAGE_MODELS = {"tabular-vae", "ensemble"}
 LIBRARY_MODELS = sorted(
     name
     for name, model_class in MODEL_REGISTRY.items()
-    if not name.startswith("test-") and not issubclass(model_class, SequenceModel) and name not in NOT_IMAGE_MODELS
+    if not name.startswith("test-") and not issubclass(model_class, TokenModel) and name not in NOT_IMAGE_MODELS
 )
 
 

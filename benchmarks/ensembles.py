@@ -1,0 +1,177 @@
+"""Ensembles against their best member: sample quality, mixture NLL, anomaly AUROC, molecules.
+
+    OMP_NUM_THREADS=2 python benchmarks/ensembles.py --seconds 90
+
+1. Images (mnist5k): two MLP GANs (seeds 0 and 1, grey levels) and a conv VAE (binarized), each
+   trained for ``--seconds``. Every member alone and the ensemble by ``mixture`` (equal weights),
+   ``vote`` (4 candidates per member per kept sample; voters: the GANs' discriminators and the
+   VAE's importance-weighted log-likelihood with 20 samples) and ``rejection`` (discriminator
+   rejection sampling of the GAN members) draw 1,000 samples, judged against the 4,000 training
+   images in the mnist5k feature network (fd, precision, recall, coverage), with the seconds per
+   1,000 samples as the extra cost.
+2. Mixture NLL (binarized mnist5k): the conv VAE and a MADE, weights fitted by EM on validation;
+   test NLL of each member and of the mixture.
+3. Anomalies (one-class mnist5k, every digit): a VAE and a MADE trained on the normal digit, each
+   member's NLL score and the ensemble's rank-averaged score, AUROC per class and mean.
+4. Molecules (the shipped 20,000-molecule MOSES subset): two CharRNNs (seeds 0 and 1), 2,000
+   molecules each alone and by voting (4 candidates per member; voters: validity, novelty,
+   filters, both likelihoods), MOSES metrics against the shipped test subset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genmodels.applications.anomaly.detector import Detector
+from genmodels.applications.anomaly.metrics import detection_metrics
+from genmodels.applications.anomaly.protocols import one_class_split, train_on_normal
+from genmodels.applications.molecules.datasets import load_smiles
+from genmodels.applications.molecules.generation import sample_strings
+from genmodels.applications.molecules.metrics import moses_metrics
+from genmodels.applications.molecules.voting import vote_molecules
+from genmodels.data import DataSpec, load_data
+from genmodels.evaluation.generated import evaluate_samples, real_data_floor
+from genmodels.models import ensemble_of
+from genmodels.runs import make_spec, train_run
+from genmodels.versions import software_versions
+
+SAMPLES = 1000
+MOLECULES = 2000
+CANDIDATES = 4
+
+
+def train(model: str, data: dict, model_config: dict, trainer: dict, seconds: float, seed: int):
+    settings = {"max_steps": 10**7, "max_seconds": seconds, "val_every": 500, "checkpoint_every": 10**7,
+                "seed": seed, "progress_bar": False, "tensorboard": False, **trainer}  # fmt: skip
+    spec = make_spec(model, data, model_config, settings)
+    with tempfile.TemporaryDirectory() as run_dir:
+        outcome = train_run(spec, Path(run_dir) / "run")
+    return outcome.model.eval(), {"model": model, "seed": seed, "steps": outcome.fit.steps,
+                                  "train_seconds": outcome.fit.seconds}  # fmt: skip
+
+
+def timed_quality(model, data) -> dict:
+    started = time.perf_counter()
+    quality = evaluate_samples(model, data, num_samples=SAMPLES)
+    return {**quality, "seconds_with_metrics": time.perf_counter() - started}
+
+
+def image_ensembles(seconds: float) -> dict:
+    grey = load_data(DataSpec("mnist5k"))
+    members, training = {}, {}
+    for name, (model, binarize, config, trainer, seed) in {
+        "GAN seed 0": ("gan", False, {}, {"batch_size": 64}, 0),
+        "GAN seed 1": ("gan", False, {}, {"batch_size": 64}, 1),
+        "conv VAE": ("conv-vae", True, {"latent_dim": 20}, {"batch_size": 100, "learning_rate": 1e-3}, 0),
+        "MADE": ("made", True, {"hidden_sizes": [500]}, {"batch_size": 100}, 0),
+    }.items():
+        members[name], training[name] = train(model, {"name": "mnist5k", "binarize": binarize}, config, trainer,
+                                              seconds, seed)  # fmt: skip
+        print("trained", name, training[name], flush=True)
+    members["conv VAE"].config.importance_samples = 20  # the VAE votes with a 20-sample estimate
+    quality = {"floor (real held-out vs train)": real_data_floor(grey)}
+    for name in ("GAN seed 0", "GAN seed 1", "conv VAE"):
+        quality[name] = timed_quality(members[name], grey)
+        print(name, quality[name], flush=True)
+    ensemble = ensemble_of([members["GAN seed 0"], members["GAN seed 1"], members["conv VAE"]], candidates=CANDIDATES)
+    for strategy in ("mixture", "vote", "rejection"):
+        ensemble.config.strategy = strategy
+        quality[f"ensemble: {strategy}"] = timed_quality(ensemble, grey)
+        if strategy == "rejection":
+            quality[f"ensemble: {strategy}"]["acceptance"] = ensemble.last_acceptance
+        print(strategy, quality[f"ensemble: {strategy}"], flush=True)
+    for name in ("GAN seed 0", "GAN seed 1"):
+        single = ensemble_of([members[name]], strategy="rejection")
+        quality[f"{name} + rejection"] = timed_quality(single, grey)
+        quality[f"{name} + rejection"]["acceptance"] = single.last_acceptance
+    binary = load_data(DataSpec("mnist5k", binarize=True))
+    likelihood = {}
+    members["conv VAE"].config.importance_samples = 1000
+    for name in ("conv VAE", "MADE"):
+        torch.manual_seed(0)
+        with torch.no_grad():
+            likelihood[name] = float(-members[name].log_prob(binary.test.images).mean())
+    mixture = ensemble_of([members["conv VAE"], members["MADE"]])
+    torch.manual_seed(0)
+    weights = mixture.fit_weights(binary.validation.images)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        likelihood["mixture (EM weights)"] = float(-mixture.log_prob(binary.test.images).mean())
+    likelihood["weights"] = weights
+    return {"training": training, "sample_quality": quality, "test_nll_nats": likelihood}
+
+
+def anomaly_ensembles(classes: list[int]) -> dict:
+    settings = {
+        "vae": ({"hidden_dim": 256, "latent_dim": 16, "importance_samples": 50},
+                {"max_steps": 1500, "batch_size": 64, "val_every": 100}),
+        "made": ({"hidden_sizes": [500]}, {"max_steps": 1000, "batch_size": 64, "val_every": 100}),
+    }  # fmt: skip
+    rows = {}
+    for normal in classes:
+        split = one_class_split("mnist5k", normal)
+        members = {name: train_on_normal(name, split, *config, seed=0) for name, config in settings.items()}
+        row = {}
+        for name, model in {**members, "ensemble (rank)": ensemble_of(list(members.values()))}.items():
+            torch.manual_seed(0)
+            detector = Detector(model, "nll").fit(split.calibration)
+            row[name] = detection_metrics(detector.score(split.test), split.test_is_anomaly)["auroc"]
+        rows[f"class {normal}"] = row
+        print("class", normal, row, flush=True)
+    mean = {name: float(np.mean([row[name] for row in rows.values()])) for name in next(iter(rows.values()))}
+    return {"auroc": rows, "mean_auroc": mean, "members": settings}
+
+
+def molecule_ensembles(seconds: float) -> dict:
+    members, training = [], {}
+    config = {"embedding_dim": 32, "hidden_dim": 256, "num_layers": 2, "dropout": 0.0}
+    trainer = {"batch_size": 64, "learning_rate": 3e-3, "lr_schedule": "cosine", "gradient_clip_norm": 5.0}
+    for seed in (0, 1):
+        model, training[f"CharRNN seed {seed}"] = train("charrnn", {"name": "moses", "context_length": 100}, config,
+                                                        trainer, seconds, seed)  # fmt: skip
+        members.append(model)
+    train_set = load_smiles("moses").smiles
+    test = load_smiles("moses", split="test").smiles
+    results = {}
+    for index, model in enumerate(members):
+        started = time.perf_counter()
+        generated = sample_strings(model, MOLECULES, seed=index)
+        results[f"CharRNN seed {index}"] = {"seconds": time.perf_counter() - started,
+                                            **moses_metrics(generated, train_set, test)}  # fmt: skip
+    started = time.perf_counter()
+    vote = vote_molecules(members, MOLECULES, CANDIDATES, known=set(train_set))
+    results["vote"] = {"seconds": time.perf_counter() - started, **moses_metrics(vote.smiles, train_set, test),
+                       "share_of_member_0": float(np.mean(np.asarray(vote.sources) == 0))}  # fmt: skip
+    for name, row in results.items():
+        print(name, {key: round(value, 3) for key, value in row.items()}, flush=True)
+    return {"training": training, "metrics": results}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=90.0, help="training budget per image and molecule member")
+    parser.add_argument("--classes", type=int, nargs="+", default=list(range(10)))
+    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/ensembles.json"))
+    args = parser.parse_args()
+    results = {
+        "command": "python " + " ".join(sys.argv),
+        "images": image_ensembles(args.seconds),
+        "anomalies": anomaly_ensembles(args.classes),
+        "molecules": molecule_ensembles(args.seconds),
+        "versions": software_versions(),
+        "cpu_threads": torch.get_num_threads(),
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
