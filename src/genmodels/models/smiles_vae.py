@@ -161,13 +161,9 @@ class SmilesVAE(TokenModel):
                 ended |= previous == line_break
                 if ended.all():
                     break
-            if not ended.all():
-                rows[~ended, -1] = self._unfinished_token(line_break)
+            # a row that never ended gets no closing break, whatever it drew last
+            rows[~ended, -1] = (line_break + 1) % self.config.vocab_size
         return rows
-
-    def _unfinished_token(self, line_break: int) -> int:
-        """A token other than the line break, marking a row whose sequence did not end within the window."""
-        return 0 if line_break != 0 else 1
 
     # --- likelihoods and bounds -------------------------------------------------------------
     def _kl(self, z_mean: torch.Tensor, z_log_var: torch.Tensor) -> torch.Tensor:
