@@ -145,9 +145,9 @@ def test_frechet_chemnet_distance_separates_sets():
     from genmodels.applications.molecules.metrics import frechet_chemnet_distance
 
     test = load_smiles("moses", split="test").smiles
-    same = frechet_chemnet_distance(test[:100], test[:100], n_jobs=1)
-    other_half = frechet_chemnet_distance(test[:100], test[100:200], n_jobs=1)
-    small_rings = frechet_chemnet_distance(test[:100], ["C1CC1" + "C" * (i % 7) for i in range(100)], n_jobs=1)
+    same = frechet_chemnet_distance(test[:100], test[:100])
+    other_half = frechet_chemnet_distance(test[:100], test[100:200])
+    small_rings = frechet_chemnet_distance(test[:100], ["C1CC1" + "C" * (i % 7) for i in range(100)])
     assert abs(same) < 1e-3 and same < other_half < small_rings
 
 
