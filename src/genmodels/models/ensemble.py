@@ -209,17 +209,17 @@ class Ensemble(GenerativeModel):
         burn_in = logits(member.sample(self.config.rejection_burn_in, generator=generator, **controls))
         largest = float(burn_in.max())
         gamma = float(torch.quantile(_rejection_f(burn_in, largest), self.config.rejection_percentile))
-        kept, proposed, accepted = [], 0, 0
+        kept, proposed, accepted = [], 0, 0  # the rate counts every accepted proposal, also those beyond n
         while accepted < n:
             batch = member.sample(max(n - accepted, 500), generator=generator, **controls)
             scores = logits(batch)
             largest = max(largest, float(scores.max()))
             probability = torch.sigmoid(_rejection_f(scores, largest) - gamma)
             uniform = torch.rand(len(batch), generator=generator, device=batch.device, dtype=torch.float64)
-            keep = (uniform < probability).nonzero().flatten()[: n - accepted]
+            keep = (uniform < probability).nonzero().flatten()
             kept.append(batch[keep])
             proposed, accepted = proposed + len(batch), accepted + len(keep)
-        return torch.cat(kept), accepted / proposed
+        return torch.cat(kept)[:n], accepted / proposed
 
     def _sample_vote(self, n: int, generator: torch.Generator | None, candidates: int, **controls: Any) -> torch.Tensor:
         proposals = [member.sample(n * candidates, generator=generator, **controls) for member in self.members]
