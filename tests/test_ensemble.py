@@ -59,6 +59,23 @@ def test_a_single_voter_preferring_one_member_keeps_only_its_samples(monkeypatch
     assert (samples < 5).all() and (ensemble.last_sources == 0).all()
 
 
+def test_majority_vote_keeps_what_every_calibrated_voter_accepts(tmp_path):
+    real = torch.randn(2000, 2, generator=torch.Generator().manual_seed(8))  # N(0, I), as the first member
+    ensemble = ensemble_of([gaussian(0.0, 1.0), gaussian(4.0, 1.0)], strategy="vote", aggregation="majority")
+    with pytest.raises(RuntimeError, match="calibrate_votes"):
+        ensemble.sample(4)
+    thresholds = ensemble.calibrate_votes(real)
+    assert [(ensemble.voter_scores(real)[k] < thresholds[k]).float().mean().item() for k in (0, 1)] == pytest.approx(
+        [0.1, 0.1], abs=0.002
+    )
+    samples = ensemble.sample(100, generator=torch.Generator().manual_seed(9), candidates=5)
+    assert (ensemble.last_approvals == 2).all(), "both voters accept enough candidates, so only those are kept"
+    votes = ensemble.voter_scores(samples)
+    assert (votes >= torch.tensor(thresholds)[:, None]).all()
+    ensemble.save_pretrained(tmp_path)
+    assert Ensemble.from_pretrained(tmp_path).config.vote_thresholds == pytest.approx(thresholds)
+
+
 def test_borda_count_ignores_monotone_rescaling_of_a_voter():
     scores = torch.randn(3, 40, generator=torch.Generator().manual_seed(4))
     rescaled = torch.stack([scores[0].exp(), 3 * scores[1] + 2, scores[2] ** 3])
@@ -125,10 +142,14 @@ def test_ensemble_commands(tmp_path):
                                      "--seed", str(seed), "--no-progress"])  # fmt: skip
         assert result.exit_code == 0, result.output
         runs.append(str(run))
-    result = runner.invoke(app, ["ensemble", "create", *runs, "-o", str(tmp_path / "ens"), "--strategy", "vote"])
+    create = ["ensemble", "create", *runs, "-o", str(tmp_path / "ens"), "--strategy", "vote"]
+    result = runner.invoke(app, [*create, "--aggregation", "majority"])
+    assert result.exit_code != 0 and "--calibrate" in result.output
+    result = runner.invoke(app, [*create, "--aggregation", "majority", "--calibrate"])
     assert result.exit_code == 0, result.output
     ensemble = genmodels.load(tmp_path / "ens")
     assert isinstance(ensemble, Ensemble) and ensemble.config.strategy == "vote"
+    assert ensemble.config.aggregation == "majority" and len(ensemble.config.vote_thresholds) == 2
     result = runner.invoke(app, ["sample", str(tmp_path / "ens"), "-n", "8", "--format", "npy",
                                  "-o", str(tmp_path / "s.npy"), "--candidates", "2"])  # fmt: skip
     assert result.exit_code == 0, result.output

@@ -25,6 +25,14 @@ def create(
     strategy: Annotated[str, typer.Option(help="Default sampling strategy: mixture, vote or rejection.")] = "mixture",
     candidates: Annotated[int, typer.Option(help="Vote: candidates per member per sample kept.")] = 4,
     combination: Annotated[str, typer.Option(help="Anomaly score: rank or mean of the members' scores.")] = "rank",
+    aggregation: Annotated[str, typer.Option(help="Vote: borda, or majority of calibrated voters.")] = "borda",
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            help="On the first run's validation split: fit the mixture weights by EM (members with likelihoods) "
+            "and every voter's acceptance threshold."
+        ),
+    ] = False,
 ) -> None:
     """Save the members as one ensemble; its run.json reuses the first member's data, so evaluate works."""
     import genmodels
@@ -32,8 +40,14 @@ def create(
     from genmodels.models import ensemble_of
     from genmodels.runs import MODEL_DIR, RUN_FILE
 
+    if aggregation == "majority" and not calibrate:
+        raise typer.BadParameter("--aggregation majority needs --calibrate (each voter's threshold on real data)")
     members = [genmodels.load(run) for run in runs]
-    ensemble = ensemble_of(members, weights, strategy=strategy, candidates=candidates, combination=combination)
+    ensemble = ensemble_of(
+        members, weights, strategy=strategy, candidates=candidates, combination=combination, aggregation=aggregation
+    )
+    if calibrate:
+        _calibrate(ensemble, runs[0], fit_weights=not weights)
     ensemble.save_pretrained(output / MODEL_DIR, members=[str(run) for run in runs])
     first_run = runs[0] / RUN_FILE
     if first_run.is_file():
@@ -41,3 +55,16 @@ def create(
         spec.update(model="ensemble", model_config={}, members=[str(run) for run in runs])
         write_text_atomic(output / RUN_FILE, json.dumps(spec, indent=2) + "\n")
     console.print(f"ensemble of {len(members)} ({', '.join(m.model_type for m in members)}) -> {output}")
+
+
+def _calibrate(ensemble, run: Path, fit_weights: bool) -> None:
+    """EM weights (unless given) and voter thresholds on the validation split of ``run``'s data."""
+    from genmodels.data import load_data
+    from genmodels.runs import load_run_spec
+
+    validation = load_data(load_run_spec(run).data).validation.tensors()["x"]
+    if fit_weights and ensemble.log_prob_kind != "none":
+        weights = ensemble.fit_weights(validation)
+        console.print("mixture weights (EM): " + ", ".join(f"{weight:.3f}" for weight in weights))
+    thresholds = ensemble.calibrate_votes(validation)
+    console.print("voter thresholds: " + ", ".join(f"{threshold:.4g}" for threshold in thresholds))

@@ -11,6 +11,9 @@ Strategies, and what each assumes:
   of GAN members); each voter's scores become ranks, so no voter's scale dominates and any
   monotone rescaling of a voter changes nothing; the Borda count (sum of ranks) decides, and the
   best candidates are kept. :attr:`Ensemble.last_sources` tells which member each came from.
+  With ``aggregation="majority"`` each voter instead accepts the candidates it scores at least as
+  well as all but ``vote_false_rejection`` of real held-out data (thresholds from
+  :meth:`Ensemble.calibrate_votes`); candidates accepted by the most voters are kept, Borda breaking ties.
 - ``rejection``: members are picked as in the mixture; a GAN member's samples then pass discriminator
   rejection sampling (Azadi et al., 2019). It assumes a discriminator trained with the logistic
   (non-saturating) loss, whose logit estimates log p_data(x) / p_G(x); members trained with the
@@ -35,6 +38,7 @@ from genmodels.models.adversarial import AdversarialModel
 from genmodels.models.base import GenerativeModel, ModelConfig, get_model_class, register_model
 
 STRATEGIES = ("mixture", "vote", "rejection")
+AGGREGATIONS = ("borda", "majority")
 COMBINATIONS = ("rank", "mean")
 KIND_ORDER = ("none", "elbo", "importance_weighted", "exact")
 REFERENCE_QUANTILES = 1001
@@ -50,6 +54,12 @@ class EnsembleConfig(ModelConfig):
     strategy: str = "mixture"
     candidates: int = 4
     """For ``vote``: candidates proposed by every member per sample kept."""
+    aggregation: str = "borda"
+    """For ``vote``: ``borda`` (sum of ranks) or ``majority`` (voters' calibrated acceptances, then Borda)."""
+    vote_false_rejection: float = 0.1
+    """For ``majority``: the share of real held-out data each voter's acceptance threshold rejects."""
+    vote_thresholds: tuple[float, ...] = ()
+    """For ``majority``: one acceptance threshold per voter, set by :meth:`Ensemble.calibrate_votes`."""
     rejection_percentile: float = 0.8
     """For ``rejection``: the shift gamma puts this quantile of a burn-in's F(x) at acceptance probability 1/2."""
     rejection_burn_in: int = 2000
@@ -67,6 +77,12 @@ class EnsembleConfig(ModelConfig):
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if self.candidates < 1:
             raise ValueError(f"candidates must be at least 1, got {self.candidates}")
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}")
+        if not 0 < self.vote_false_rejection < 1:
+            raise ValueError(f"vote_false_rejection must be in (0, 1), got {self.vote_false_rejection}")
+        if self.vote_thresholds and len(self.vote_thresholds) != len(self.member_types):
+            raise ValueError(f"vote_thresholds must be one per member, got {len(self.vote_thresholds)}")
         if not 0 < self.rejection_percentile < 1 or self.rejection_burn_in < 1:
             raise ValueError("rejection_percentile must be in (0, 1) and rejection_burn_in positive")
         if self.combination not in COMBINATIONS:
@@ -110,6 +126,8 @@ class Ensemble(GenerativeModel):
         self.last_sources: torch.Tensor | None = None
         self.last_acceptance: dict[int, float] = {}
         """For ``rejection``: the acceptance rate of each GAN member in the last call."""
+        self.last_approvals: torch.Tensor | None = None
+        """For ``majority``: how many voters accepted each sample of the last call."""
         self.score_reference: dict[str, Any] | None = None
 
     @property
@@ -222,13 +240,36 @@ class Ensemble(GenerativeModel):
         return torch.cat(kept)[:n], accepted / proposed
 
     def _sample_vote(self, n: int, generator: torch.Generator | None, candidates: int, **controls: Any) -> torch.Tensor:
+        majority = self.config.aggregation == "majority"
+        if majority and not self.config.vote_thresholds:
+            raise RuntimeError(
+                "majority voting needs each voter's acceptance threshold: call calibrate_votes(real_validation_data) "
+                "first (genmodels ensemble create --calibrate does)"
+            )
         proposals = [member.sample(n * candidates, generator=generator, **controls) for member in self.members]
         pool = torch.cat(proposals)  # (members * n * candidates, *data_shape)
         sources = torch.arange(len(self.members)).repeat_interleave(n * candidates)
-        borda = borda_count(self.voter_scores(pool))
-        kept = torch.argsort(borda, descending=True, stable=True)[:n]
+        votes = self.voter_scores(pool)
+        order = torch.argsort(borda_count(votes), descending=True, stable=True)
+        if majority:
+            approvals = self.voter_approvals(votes)
+            order = order[torch.argsort(approvals[order], descending=True, stable=True)]  # Borda within a count
+            self.last_approvals = approvals[order[:n]].cpu()
+        kept = order[:n]
         self.last_sources = sources[kept.cpu()]
         return pool[kept]
+
+    def calibrate_votes(self, x: torch.Tensor) -> list[float]:
+        """Each voter's acceptance threshold: the score below which ``vote_false_rejection`` of real ``x`` falls."""
+        votes = self.voter_scores(self.check_input(x)).double().cpu()
+        thresholds = torch.quantile(votes, self.config.vote_false_rejection, dim=1)
+        self.config.vote_thresholds = tuple(thresholds.tolist())
+        return list(self.config.vote_thresholds)
+
+    def voter_approvals(self, votes: torch.Tensor) -> torch.Tensor:
+        """How many voters accept each candidate, from ``(voters, candidates)`` scores and the calibrated thresholds."""
+        thresholds = torch.tensor(self.config.vote_thresholds, dtype=votes.dtype, device=votes.device)
+        return (votes >= thresholds[:, None]).sum(0)
 
     def voter_scores(self, candidates: torch.Tensor) -> torch.Tensor:
         """Every voter's preference for every candidate (higher = better), ``(voters, candidates)``.
