@@ -1,18 +1,21 @@
 """Ensembles against their best member: sample quality, mixture NLL, anomaly AUROC, molecules.
 
     OMP_NUM_THREADS=2 python benchmarks/ensembles.py --seconds 90
+    OMP_NUM_THREADS=2 python benchmarks/ensembles.py --phases images anomalies   # rerun some, keep the others
 
 1. Images (grey mnist5k): two MLP GANs (seeds 0 and 1) and a conv VAE with the continuous
    Bernoulli likelihood (so it can score the GANs' grey samples), each trained for ``--seconds``.
    Every member alone and the ensemble by ``mixture`` (equal weights), ``vote`` (4 candidates
    per member per kept sample; voters: the GANs' discriminators and the VAE's importance-weighted
-   log-likelihood with 20 samples) and ``rejection`` (discriminator rejection sampling of the GAN
+   log-likelihood with 20 samples; Borda count, and majority over thresholds calibrated on the
+   validation images) and ``rejection`` (discriminator rejection sampling of the GAN
    members) draw 1,000 samples, judged against the 4,000 training images in the mnist5k feature
    network (fd, precision, recall, coverage), with the seconds per 1,000 samples as the extra cost.
 2. Mixture NLL (binarized mnist5k): a conv VAE and a MADE, weights fitted by EM on validation;
    test NLL of each member and of the mixture.
 3. Anomalies (one-class mnist5k, every digit): a VAE and a MADE trained on the normal digit, each
-   member's NLL score and the ensemble's rank-averaged score, AUROC per class and mean.
+   member's NLL score and the ensemble's rank-averaged and standardised-mean scores, AUROC per class
+   and mean.
 4. Molecules (the shipped 20,000-molecule MOSES subset): two CharRNNs (seeds 0 and 1), 2,000
    molecules each alone and by voting (4 candidates per member; voters: validity, novelty,
    filters, both likelihoods), MOSES metrics against the shipped test subset.
@@ -46,6 +49,8 @@ from genmodels.versions import software_versions
 SAMPLES = 1000
 MOLECULES = 2000
 CANDIDATES = 4
+PHASES = ("images", "anomalies", "molecules")
+IMAGE_STRATEGIES = (("mixture", "borda"), ("vote", "borda"), ("vote", "majority"), ("rejection", "borda"))
 
 
 def train(model: str, data: dict, model_config: dict, trainer: dict, seconds: float, seed: int):
@@ -89,12 +94,17 @@ def image_ensembles(seconds: float) -> dict:
         quality[name] = timed_quality(members[name], grey)
         print(name, quality[name], flush=True)
     ensemble = ensemble_of([members["GAN seed 0"], members["GAN seed 1"], members["conv VAE"]], candidates=CANDIDATES)
-    for strategy in ("mixture", "vote", "rejection"):
-        ensemble.config.strategy = strategy
-        quality[f"ensemble: {strategy}"] = timed_quality(ensemble, grey)
+    torch.manual_seed(0)
+    ensemble.calibrate_votes(grey.validation.images)
+    for strategy, aggregation in IMAGE_STRATEGIES:
+        ensemble.config.strategy, ensemble.config.aggregation = strategy, aggregation
+        name = f"ensemble: {strategy}" + (" (majority)" if aggregation == "majority" else "")
+        quality[name] = timed_quality(ensemble, grey)
         if strategy == "rejection":
-            quality[f"ensemble: {strategy}"]["acceptance"] = ensemble.last_acceptance
-        print(strategy, quality[f"ensemble: {strategy}"], flush=True)
+            quality[name]["acceptance"] = ensemble.last_acceptance
+        if aggregation == "majority":
+            quality[name]["voters_accepting_kept"] = np.bincount(ensemble.last_approvals.numpy(), minlength=4).tolist()
+        print(name, quality[name], flush=True)
     for name in ("GAN seed 0", "GAN seed 1"):
         single = ensemble_of([members[name]], strategy="rejection")
         quality[f"{name} + rejection"] = timed_quality(single, grey)
@@ -126,7 +136,9 @@ def anomaly_ensembles(classes: list[int]) -> dict:
         split = one_class_split("mnist5k", normal)
         members = {name: train_on_normal(name, split, *config, seed=0) for name, config in settings.items()}
         row = {}
-        for name, model in {**members, "ensemble (rank)": ensemble_of(list(members.values()))}.items():
+        ensembles = {f"ensemble ({combination})": ensemble_of(list(members.values()), combination=combination)
+                     for combination in ("rank", "mean")}  # fmt: skip
+        for name, model in {**members, **ensembles}.items():
             torch.manual_seed(0)
             detector = Detector(model, "nll").fit(split.calibration)
             row[name] = detection_metrics(detector.score(split.test), split.test_is_anomaly)["auroc"]
@@ -165,15 +177,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=90.0, help="training budget per image and molecule member")
     parser.add_argument("--classes", type=int, nargs="+", default=list(range(10)))
+    parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES),
+                        help="phases to run; the others' results already in --output are kept")  # fmt: skip
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/ensembles.json"))
     args = parser.parse_args()
-    results = {"command": "python " + " ".join(sys.argv), "versions": software_versions(),
-               "cpu_threads": torch.get_num_threads()}  # fmt: skip
+    results = json.loads(args.output.read_text()) if args.output.is_file() else {}
+    run = {"command": "python " + " ".join(sys.argv), "versions": software_versions(),
+           "cpu_threads": torch.get_num_threads()}  # fmt: skip
     args.output.parent.mkdir(parents=True, exist_ok=True)
     phases = {"images": lambda: image_ensembles(args.seconds), "anomalies": lambda: anomaly_ensembles(args.classes),
               "molecules": lambda: molecule_ensembles(args.seconds)}  # fmt: skip
-    for name, phase in phases.items():
-        results[name] = phase()
+    for name in args.phases:
+        results[name] = {**phases[name](), "run": run}
         args.output.write_text(json.dumps(results, indent=2) + "\n")  # each phase kept as soon as it is done
 
 
