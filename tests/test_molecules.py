@@ -142,13 +142,14 @@ def test_prepare_and_evaluate_commands(tmp_path):
 
 
 def test_frechet_chemnet_distance_separates_sets():
-    from genmodels.applications.molecules.metrics import frechet_chemnet_distance
+    from genmodels.applications.molecules.metrics import chemnet_statistics, frechet_chemnet_distance
 
     test = load_smiles("moses", split="test").smiles
     same = frechet_chemnet_distance(test[:100], test[:100])
     other_half = frechet_chemnet_distance(test[:100], test[100:200])
     small_rings = frechet_chemnet_distance(test[:100], ["C1CC1" + "C" * (i % 7) for i in range(100)])
     assert abs(same) < 1e-3 and same < other_half < small_rings
+    assert frechet_chemnet_distance(chemnet_statistics(test[:100]), test[100:200]) == pytest.approx(other_half)
 
 
 def test_line_likelihood_is_the_exact_per_token_log_probability(tiny_generator):

@@ -130,21 +130,28 @@ def reference_statistics(smiles: list[str], n_jobs: int = 2) -> dict:
     }
 
 
-def frechet_chemnet_distance(generated: list[str], reference: list[str], chunk: int = 2500) -> float:
-    """FCD with ChemNet activations computed in chunks in this process.
+def chemnet_statistics(smiles: list[str], chunk: int = 2500) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of ChemNet's activations, computed in chunks in this process.
 
     fcd-torch's own call, with data-loader workers, grew by about 0.2 GB per 1,000 molecules here
     (the full MOSES test set ran out of 24 GB); chunks without workers stay near 1 GB, and are faster.
     """
     from fcd_torch import FCD
-    from fcd_torch.utils import calculate_frechet_distance
 
     network = FCD(device="cpu", n_jobs=1, batch_size=512)
+    parts = [network.get_predictions(smiles[start : start + chunk]) for start in range(0, len(smiles), chunk)]
+    activations = np.concatenate(parts)
+    return activations.mean(0), np.cov(activations.T)
 
-    def statistics(smiles: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        parts = [network.get_predictions(smiles[start : start + chunk]) for start in range(0, len(smiles), chunk)]
-        activations = np.concatenate(parts)
-        return activations.mean(0), np.cov(activations.T)
+
+def frechet_chemnet_distance(
+    generated: list[str] | tuple[np.ndarray, np.ndarray], reference: list[str] | tuple[np.ndarray, np.ndarray]
+) -> float:
+    """FCD between two sets of SMILES, either given as :func:`chemnet_statistics` to compute them once."""
+    from fcd_torch.utils import calculate_frechet_distance
+
+    def statistics(given):
+        return given if isinstance(given, tuple) else chemnet_statistics(given)
 
     return float(calculate_frechet_distance(*statistics(reference), *statistics(generated)))
 
@@ -179,13 +186,14 @@ def moses_metrics(
         metrics["Novelty"] = len(distinct - train_set) / len(distinct)
     fragments = Counter(fragment for feature in features for fragment in feature.fragments)
     scaffolds = Counter(feature.scaffold for feature in features if feature.scaffold)
+    generated_chemnet = chemnet_statistics(valid) if fcd and (test or test_scaffolds) else None
     for name, reference in (("Test", test), ("TestSF", test_scaffolds)):
         if reference is None:
             continue
         reference = [smiles for smiles in canonicalize_all(reference, n_jobs) if smiles]
         statistics = reference_statistics(reference, n_jobs)
-        if fcd:
-            metrics[f"FCD/{name}"] = frechet_chemnet_distance(valid, reference)
+        if generated_chemnet is not None:
+            metrics[f"FCD/{name}"] = frechet_chemnet_distance(generated_chemnet, reference)
         metrics[f"SNN/{name}"] = tanimoto_aggregate(statistics["fingerprints"], fingerprints, "max")
         metrics[f"Frag/{name}"] = cosine_similarity(statistics["fragments"], fragments)
         metrics[f"Scaf/{name}"] = cosine_similarity(statistics["scaffolds"], scaffolds)
