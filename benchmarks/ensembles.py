@@ -1,7 +1,7 @@
 """Ensembles against their best member: sample quality, mixture NLL, anomaly AUROC, molecules.
 
-    OMP_NUM_THREADS=2 python benchmarks/ensembles.py --seconds 90
-    OMP_NUM_THREADS=2 python benchmarks/ensembles.py --phases images anomalies   # rerun some, keep the others
+    OMP_NUM_THREADS=1 python benchmarks/ensembles.py --seconds 90
+    OMP_NUM_THREADS=1 python benchmarks/ensembles.py --seconds 90 --phases images anomalies   # keep the others
 
 1. Images (grey mnist5k): two MLP GANs (seeds 0 and 1) and a conv VAE with the continuous
    Bernoulli likelihood (so it can score the GANs' grey samples), each trained for ``--seconds``.
