@@ -150,7 +150,7 @@ def frechet_chemnet_distance(
     """FCD between two sets of SMILES, either given as :func:`chemnet_statistics` to compute them once."""
     from fcd_torch.utils import calculate_frechet_distance
 
-    def statistics(given):
+    def statistics(given: list[str] | tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         return given if isinstance(given, tuple) else chemnet_statistics(given)
 
     return float(calculate_frechet_distance(*statistics(reference), *statistics(generated)))
