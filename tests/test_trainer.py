@@ -173,3 +173,20 @@ def test_time_budget_stops_with_a_validated_checkpointed_end(binary_images, tmp_
     assert load_checkpoint(tmp_path / "checkpoints" / "last.safetensors").step == result.steps
     rows = list(csv.DictReader((tmp_path / "history.csv").open()))
     assert [int(row["step"]) for row in rows if row["split"] == "validation"] == [result.steps]
+
+
+def test_cosine_schedule_anneals_over_a_time_budget(binary_images, tmp_path):
+    config = quiet(max_steps=10**6, max_seconds=1.0, lr_schedule="cosine", min_lr_ratio=0.1, log_every=1)
+    result = Trainer(config, tmp_path).fit(vae(), {"x": binary_images})
+    rates = [float(row["learning_rate"]) for row in csv.DictReader((tmp_path / "history.csv").open())]
+    assert result.steps < 10**6 and len(rates) == result.steps
+    assert rates == sorted(rates, reverse=True)  # decaying by the clock, though the step budget is far away
+    assert rates[-1] == pytest.approx(0.1 * config.learning_rate)
+
+
+def test_time_budget_counts_the_seconds_before_a_resume(binary_images, tmp_path):
+    config = quiet(max_steps=10**6, max_seconds=0.5, checkpoint_every=10**5)
+    first = Trainer(config, tmp_path).fit(vae(), {"x": binary_images})
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.safetensors").trainer_state["seconds"] >= 0.5
+    again = Trainer(config, tmp_path).fit(vae(), {"x": binary_images}, resume=True)
+    assert again.steps == first.steps  # the budget was spent: nothing more to train

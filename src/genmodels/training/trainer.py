@@ -66,6 +66,8 @@ class Trainer:
         self.output_dir = Path(output_dir)
         self.checkpoint_path = self.output_dir / CHECKPOINT_NAME
         self.fabric: Fabric | None = None
+        self._budget_spent = 0.0
+        """Fraction of ``max_seconds`` spent so far (0 without a time budget); the schedulers read it."""
 
     @property
     def is_global_zero(self) -> bool:
@@ -106,6 +108,7 @@ class Trainer:
         freeze(model, config.freeze)
         stages = [set(map(id, part_parameters(model, part).values())) for part in config.gradual_unfreeze]
         optimizers = [self._make_optimizer(phase, stages) for phase in phases]
+        self._budget_spent = 0.0
         schedulers = [self._make_scheduler(optimizer) for optimizer in optimizers]
         checkpoint = self._load_resume_checkpoint(model) if resume else None
         if checkpoint is not None:
@@ -142,13 +145,16 @@ class Trainer:
 
         running = _RunningMeans()
         step = start_step
-        started = time.perf_counter()
+        # the clock counts the seconds trained before a resume too: max_seconds is the whole run's budget
+        started = time.perf_counter() - state.seconds
+        resumed_at = time.perf_counter()
+        self._budget_spent = self._fraction_of_budget_spent(started)
         last_validation: dict[str, float] = {}
         self.validations: list[dict[str, float]] = []
         health_warnings: list[str] = []
         fabric_model.train()
         try:
-            while step < config.max_steps and not state.should_stop:
+            while step < config.max_steps and not state.should_stop and self._budget_spent < 1.0:
                 torch.manual_seed(step_seed(config.seed, step, fabric.global_rank))
                 batch_number = step * batches_per_step
                 for phase, optimizer in zip(phases, fabric_optimizers, strict=False):
@@ -164,10 +170,12 @@ class Trainer:
                         optimizer.step()
                         model.after_optimizer_step(phase.name)
                         running.add(losses)
+                self._budget_spent = self._fraction_of_budget_spent(started)
                 for scheduler in schedulers:
                     scheduler.step()
                 step += 1
-                out_of_time = self._out_of_time(started)
+                state.seconds = time.perf_counter() - started
+                out_of_time = self._budget_spent >= 1.0
                 finished = step == config.max_steps or out_of_time
 
                 if step % config.log_every == 0 or finished:
@@ -203,7 +211,7 @@ class Trainer:
             if history is not None:
                 history.close()
 
-        seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - resumed_at
         steps_run = step - start_step
         if config.restore_best and state.best_model is not None:
             model.load_state_dict(state.best_model)
@@ -258,13 +266,19 @@ class Trainer:
             self.fabric.print(f"warning: {message} ({kept})")
         return messages
 
-    def _out_of_time(self, started: float) -> bool:
-        """Whether the time budget is spent; in data parallelism every process agrees (any one out stops all)."""
+    def _fraction_of_budget_spent(self, started: float) -> float:
+        """Seconds trained over ``max_seconds`` (0 without one), by the first process's clock.
+
+        Every process gets the same value, so in data parallelism all stop at the same step and
+        a time-driven learning rate stays identical across replicas.
+        """
         if self.config.max_seconds is None:
-            return False
+            return 0.0
         assert self.fabric is not None
-        spent = time.perf_counter() - started >= self.config.max_seconds
-        return self.fabric.strategy.reduce_boolean_decision(spent, all=False)
+        elapsed = time.perf_counter() - started
+        if self.fabric.world_size > 1:
+            elapsed = float(self.fabric.broadcast(elapsed, src=0))
+        return elapsed / self.config.max_seconds
 
     # --- building blocks ------------------------------------------------------------------
     def _make_optimizer(self, phase: TrainingPhase, stages: list[set[int]]) -> torch.optim.Optimizer:
@@ -304,8 +318,10 @@ class Trainer:
         return optimizer_class(groups, lr=lr, betas=config.betas)
 
     def _make_scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
-        """Linear warm-up, then constant, or cosine or linear decay to ``min_lr_ratio`` at ``max_steps``.
+        """Linear warm-up, then constant, or cosine or linear decay to ``min_lr_ratio`` at the end of training.
 
+        The end is whichever budget runs out first: ``max_steps``, or ``max_seconds`` of wall clock,
+        so a run on a time budget anneals over that time instead of stopping while its rate is high.
         Groups of parts still waiting to be unfrozen (``start_step`` ahead) get a learning rate of 0.
         """
         warmup, total, shape = self.config.warmup_steps, self.config.max_steps, self.config.lr_schedule
@@ -314,7 +330,7 @@ class Trainer:
         def factor(step: int) -> float:
             if step < warmup:
                 return (step + 1) / warmup
-            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            progress = min(1.0, max((step - warmup) / max(1, total - warmup), self._budget_spent))
             if shape == "cosine":
                 return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
             if shape == "linear":
@@ -404,6 +420,8 @@ class _TrainingState:
         self.best_step: int | None = None
         self.best_model: dict[str, torch.Tensor] | None = None
         self.validations_without_improvement = 0
+        self.seconds = 0.0
+        """Wall-clock seconds trained, over every resume."""
 
     @property
     def should_stop(self) -> bool:
@@ -427,10 +445,12 @@ class _TrainingState:
             "best_value": self.best_value,
             "best_step": self.best_step,
             "validations_without_improvement": self.validations_without_improvement,
+            "seconds": self.seconds,
         }
 
     def load(self, checkpoint: TrainingCheckpoint) -> None:
         saved = checkpoint.trainer_state
         self.best_value, self.best_step = saved["best_value"], saved["best_step"]
         self.validations_without_improvement = saved["validations_without_improvement"]
+        self.seconds = saved.get("seconds", 0.0)  # checkpoints written before the clock was saved lack it
         self.best_model = checkpoint.best_model
