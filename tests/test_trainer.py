@@ -184,9 +184,10 @@ def test_cosine_schedule_anneals_over_a_time_budget(binary_images, tmp_path):
     assert rates[-1] == pytest.approx(0.1 * config.learning_rate)
 
 
-def test_time_budget_counts_the_seconds_before_a_resume(binary_images, tmp_path):
+def test_time_budget_counts_the_seconds_before_a_resume(binary_images, tmp_path, capsys):
     config = quiet(max_steps=10**6, max_seconds=0.5, checkpoint_every=10**5)
     first = Trainer(config, tmp_path).fit(vae(), {"x": binary_images})
     assert load_checkpoint(tmp_path / "checkpoints" / "last.safetensors").trainer_state["seconds"] >= 0.5
     again = Trainer(config, tmp_path).fit(vae(), {"x": binary_images}, resume=True)
     assert again.steps == first.steps  # the budget was spent: nothing more to train
+    assert "already spent: raise max_seconds" in capsys.readouterr().out

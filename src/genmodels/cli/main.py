@@ -96,7 +96,10 @@ def train(
     ] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="Training steps.")] = None,
     max_seconds: Annotated[
-        Optional[float], typer.Option(help="Also stop after this many seconds of training (a time budget).")
+        Optional[float],
+        typer.Option(
+            help="Also stop after this many seconds of training (resumes added up); a decaying rate ends then."
+        ),
     ] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Batch size per device.")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")] = None,

@@ -17,7 +17,8 @@ LR_SCHEDULES = ("constant", "cosine", "linear")
 class TrainerConfig:
     max_steps: int = 2000
     max_seconds: float | None = None
-    """Also stop once training has run this long (wall clock, validation included): a fixed time budget."""
+    """Also stop once training has run this long (wall clock, validation included, resumes added up): a time
+    budget. A cosine or linear schedule then decays over whichever budget, steps or seconds, runs out first."""
     batch_size: int = 128
     """Examples per device per optimizer update; the global batch is this times the number of processes."""
     learning_rate: float = 1e-3

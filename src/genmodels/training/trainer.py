@@ -149,6 +149,8 @@ class Trainer:
         started = time.perf_counter() - state.seconds
         resumed_at = time.perf_counter()
         self._budget_spent = self._fraction_of_budget_spent(started)
+        if self._budget_spent >= 1.0:
+            fabric.print(f"the time budget of {config.max_seconds:g} s is already spent: raise max_seconds to train on")
         last_validation: dict[str, float] = {}
         self.validations: list[dict[str, float]] = []
         health_warnings: list[str] = []
