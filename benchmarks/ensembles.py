@@ -8,7 +8,8 @@
    Every member alone and the ensemble by ``mixture`` (equal weights), ``vote`` (4 candidates
    per member per kept sample; voters: the GANs' discriminators and the VAE's importance-weighted
    log-likelihood with 20 samples; Borda count, and majority over thresholds calibrated on the
-   validation images) and ``rejection`` (discriminator rejection sampling of the GAN
+   validation images; then a critic of the training images against the pooled proposals, alone
+   and beside the members) and ``rejection`` (discriminator rejection sampling of the GAN
    members) draw 1,000 samples, judged against the 4,000 training images in the mnist5k feature
    network (fd, precision, recall, coverage), with the seconds per 1,000 samples as the extra cost.
 2. Mixture NLL (binarized mnist5k): a conv VAE and a MADE, weights fitted by EM on validation;
@@ -104,6 +105,19 @@ def image_ensembles(seconds: float) -> dict:
             quality[name]["acceptance"] = ensemble.last_acceptance
         if aggregation == "majority":
             quality[name]["voters_accepting_kept"] = np.bincount(ensemble.last_approvals.numpy(), minlength=4).tolist()
+        quality[name]["kept_per_member"] = np.bincount(ensemble.last_sources.numpy(), minlength=3).tolist()
+        print(name, quality[name], flush=True)
+    critic = ensemble_of(list(ensemble.members), strategy="vote", voters="critic", candidates=CANDIDATES)
+    torch.manual_seed(0)
+    started = time.perf_counter()
+    critic_report = {**critic.fit_vote_critic(grey.train.images, grey.validation.images),
+                     "seconds": time.perf_counter() - started}  # fmt: skip
+    print("critic", critic_report, flush=True)
+    for voters in ("critic", "all"):
+        critic.config.voters = voters
+        name = "ensemble: vote (critic)" if voters == "critic" else "ensemble: vote (critic and members)"
+        quality[name] = {**timed_quality(critic, grey), "critic": critic_report,
+                         "kept_per_member": np.bincount(critic.last_sources.numpy(), minlength=3).tolist()}  # fmt: skip
         print(name, quality[name], flush=True)
     for name in ("GAN seed 0", "GAN seed 1"):
         single = ensemble_of([members[name]], strategy="rejection")

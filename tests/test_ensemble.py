@@ -76,6 +76,25 @@ def test_majority_vote_keeps_what_every_calibrated_voter_accepts(tmp_path):
     assert Ensemble.from_pretrained(tmp_path).config.vote_thresholds == pytest.approx(thresholds)
 
 
+def test_a_fitted_critic_votes_for_the_member_that_looks_like_the_data(tmp_path):
+    generator = torch.Generator().manual_seed(10)
+    real, held_out = torch.randn(2000, 2, generator=generator), torch.randn(500, 2, generator=generator)
+    ensemble = ensemble_of([gaussian(0.0, 1.0), gaussian(4.0, 1.0)], strategy="vote", voters="critic", candidates=2)
+    with pytest.raises(RuntimeError, match="fit_vote_critic"):
+        ensemble.sample(4)
+    report = ensemble.fit_vote_critic(real, held_out, steps=300, check_every=50)
+    # half the pool is the data's own distribution, so the best possible accuracy is 0.75
+    assert 0.7 < report["accuracy"] < 0.8
+    samples = ensemble.sample(200, generator=torch.Generator().manual_seed(11))
+    assert (ensemble.last_sources == 0).float().mean() > 0.97
+    assert samples.mean(0).abs().max() < 0.5
+    ensemble.save_pretrained(tmp_path)
+    restored = Ensemble.from_pretrained(tmp_path)
+    assert torch.equal(restored.voter_scores(samples), ensemble.voter_scores(samples))
+    with pytest.raises(ValueError, match="members only"):
+        ensemble_of([gaussian(0.0, 1.0)]).fit_vote_critic(real, held_out)
+
+
 def test_borda_count_ignores_monotone_rescaling_of_a_voter():
     scores = torch.randn(3, 40, generator=torch.Generator().manual_seed(4))
     rescaled = torch.stack([scores[0].exp(), 3 * scores[1] + 2, scores[2] ** 3])
@@ -150,6 +169,11 @@ def test_ensemble_commands(tmp_path):
     ensemble = genmodels.load(tmp_path / "ens")
     assert isinstance(ensemble, Ensemble) and ensemble.config.strategy == "vote"
     assert ensemble.config.aggregation == "majority" and len(ensemble.config.vote_thresholds) == 2
+    critic = ["ensemble", "create", *runs, "-o", str(tmp_path / "critic"), "--voters", "all", "--calibrate"]
+    result = runner.invoke(app, critic)
+    assert result.exit_code == 0 and "critic: held-out accuracy" in result.output, result.output
+    with_critic = genmodels.load(tmp_path / "critic")
+    assert bool(with_critic.critic_fitted) and len(with_critic.config.vote_thresholds) == 3
     result = runner.invoke(app, ["sample", str(tmp_path / "ens"), "-n", "8", "--format", "npy",
                                  "-o", str(tmp_path / "s.npy"), "--candidates", "2"])  # fmt: skip
     assert result.exit_code == 0, result.output

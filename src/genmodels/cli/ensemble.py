@@ -26,11 +26,14 @@ def create(
     candidates: Annotated[int, typer.Option(help="Vote: candidates per member per sample kept.")] = 4,
     combination: Annotated[str, typer.Option(help="Anomaly score: rank or mean of the members' scores.")] = "rank",
     aggregation: Annotated[str, typer.Option(help="Vote: borda, or majority of calibrated voters.")] = "borda",
+    voters: Annotated[
+        str, typer.Option(help="Vote: members, a critic of real data against the pooled proposals, or all.")
+    ] = "members",
     calibrate: Annotated[
         bool,
         typer.Option(
-            help="On the first run's validation split: fit the mixture weights by EM (members with likelihoods) "
-            "and every voter's acceptance threshold."
+            help="On the first run's data: fit the mixture weights by EM (members with likelihoods), the critic "
+            "(training split, validation to keep its best weights) and every voter's acceptance threshold."
         ),
     ] = False,
 ) -> None:
@@ -40,11 +43,17 @@ def create(
     from genmodels.models import ensemble_of
     from genmodels.runs import MODEL_DIR, RUN_FILE
 
-    if aggregation == "majority" and not calibrate:
-        raise typer.BadParameter("--aggregation majority needs --calibrate (each voter's threshold on real data)")
+    if (aggregation == "majority" or voters != "members") and not calibrate:
+        raise typer.BadParameter("majority voting and a critic need --calibrate (they are fitted on real data)")
     members = [genmodels.load(run) for run in runs]
     ensemble = ensemble_of(
-        members, weights, strategy=strategy, candidates=candidates, combination=combination, aggregation=aggregation
+        members,
+        weights,
+        strategy=strategy,
+        candidates=candidates,
+        combination=combination,
+        aggregation=aggregation,
+        voters=voters,
     )
     if calibrate:
         _calibrate(ensemble, runs[0], fit_weights=not weights)
@@ -58,11 +67,15 @@ def create(
 
 
 def _calibrate(ensemble, run: Path, fit_weights: bool) -> None:
-    """EM weights (unless given) and voter thresholds on the validation split of ``run``'s data."""
+    """EM weights (unless given), the critic and voter thresholds on ``run``'s data (validation, and training)."""
     from genmodels.data import load_data
     from genmodels.runs import load_run_spec
 
-    validation = load_data(load_run_spec(run).data).validation.tensors()["x"]
+    data = load_data(load_run_spec(run).data)
+    validation = data.validation.tensors()["x"]
+    if ensemble.critic is not None:
+        report = ensemble.fit_vote_critic(data.train.tensors()["x"], validation)
+        console.print(f"critic: held-out accuracy {report['accuracy']:.3f}, logistic loss {report['loss']:.4f}")
     if fit_weights and ensemble.log_prob_kind != "none":
         weights = ensemble.fit_weights(validation)
         console.print("mixture weights (EM): " + ", ".join(f"{weight:.3f}" for weight in weights))

@@ -14,6 +14,8 @@ Strategies, and what each assumes:
   With ``aggregation="majority"`` each voter instead accepts the candidates it scores at least as
   well as all but ``vote_false_rejection`` of real held-out data (thresholds from
   :meth:`Ensemble.calibrate_votes`); candidates accepted by the most voters are kept, Borda breaking ties.
+  With ``voters="critic"`` (or ``"all"``) a critic fitted on real data against the pooled proposals
+  (:meth:`Ensemble.fit_vote_critic`, :mod:`genmodels.models.vote_critic`) votes alone (or with the members).
 - ``rejection``: members are picked as in the mixture; a GAN member's samples then pass discriminator
   rejection sampling (Azadi et al., 2019). It assumes a discriminator trained with the logistic
   (non-saturating) loss, whose logit estimates log p_data(x) / p_G(x); members trained with the
@@ -36,9 +38,11 @@ from torch import nn
 
 from genmodels.models.adversarial import AdversarialModel
 from genmodels.models.base import GenerativeModel, ModelConfig, get_model_class, register_model
+from genmodels.models.vote_critic import VoteCritic, fit_vote_critic
 
 STRATEGIES = ("mixture", "vote", "rejection")
 AGGREGATIONS = ("borda", "majority")
+VOTERS = ("members", "critic", "all")
 COMBINATIONS = ("rank", "mean")
 KIND_ORDER = ("none", "elbo", "importance_weighted", "exact")
 REFERENCE_QUANTILES = 1001
@@ -56,6 +60,9 @@ class EnsembleConfig(ModelConfig):
     """For ``vote``: candidates proposed by every member per sample kept."""
     aggregation: str = "borda"
     """For ``vote``: ``borda`` (sum of ranks) or ``majority`` (voters' calibrated acceptances, then Borda)."""
+    voters: str = "members"
+    """For ``vote``: the members' likelihoods and discriminators, a fitted real-versus-pool ``critic``, or ``all``."""
+    critic_hidden: int = 256
     vote_false_rejection: float = 0.1
     """For ``majority``: the share of real held-out data each voter's acceptance threshold rejects."""
     vote_thresholds: tuple[float, ...] = ()
@@ -81,12 +88,18 @@ class EnsembleConfig(ModelConfig):
             raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}")
         if not 0 < self.vote_false_rejection < 1:
             raise ValueError(f"vote_false_rejection must be in (0, 1), got {self.vote_false_rejection}")
-        if self.vote_thresholds and len(self.vote_thresholds) != len(self.member_types):
-            raise ValueError(f"vote_thresholds must be one per member, got {len(self.vote_thresholds)}")
+        if self.voters not in VOTERS:
+            raise ValueError(f"voters must be one of {', '.join(VOTERS)}, got {self.voters!r}")
+        if self.vote_thresholds and len(self.vote_thresholds) != self.num_voters:
+            raise ValueError(f"vote_thresholds must be one per voter ({self.num_voters}): {self.vote_thresholds}")
         if not 0 < self.rejection_percentile < 1 or self.rejection_burn_in < 1:
             raise ValueError("rejection_percentile must be in (0, 1) and rejection_burn_in positive")
         if self.combination not in COMBINATIONS:
             raise ValueError(f"combination must be one of {', '.join(COMBINATIONS)}, got {self.combination!r}")
+
+    @property
+    def num_voters(self) -> int:
+        return (len(self.member_types) if self.voters != "critic" else 0) + (self.voters != "members")
 
 
 def ensemble_of(members: list[GenerativeModel], weights: list[float] | None = None, **settings: Any) -> Ensemble:
@@ -123,6 +136,10 @@ class Ensemble(GenerativeModel):
         )
         weights = torch.tensor(config.weights or [1.0] * len(self.members), dtype=torch.float64)
         self.register_buffer("log_weights", (weights / weights.sum()).log().float())
+        self.critic: VoteCritic | None = None
+        if config.voters != "members":
+            self.critic = VoteCritic(tuple(config.data_shape), config.critic_hidden)
+            self.register_buffer("critic_fitted", torch.tensor(False))
         self.last_sources: torch.Tensor | None = None
         self.last_acceptance: dict[int, float] = {}
         """For ``rejection``: the acceptance rate of each GAN member in the last call."""
@@ -275,17 +292,43 @@ class Ensemble(GenerativeModel):
         """Every voter's preference for every candidate (higher = better), ``(voters, candidates)``.
 
         Members with a likelihood or bound vote with it; GAN members with their discriminator (the
-        negated anomaly score).
+        negated anomaly score); the critic, when there is one, with its real-versus-pool logit.
         """
         votes = []
+        chunks = candidates.split(500)
         with torch.no_grad():
-            for member in self.members:
-                chunks = candidates.split(500)
+            for member in self.members if self.config.voters != "critic" else ():
                 if member.log_prob_kind != "none":
                     votes.append(torch.cat([member.log_prob(chunk) for chunk in chunks]))
                 else:
                     votes.append(-torch.cat([member.score(chunk) for chunk in chunks]))
-        return torch.stack(votes)
+            if self.critic is not None:
+                if not bool(self.critic_fitted):
+                    raise RuntimeError("the critic votes once fitted: call fit_vote_critic(real, real_validation)")
+                self.critic.eval()
+                votes.append(torch.cat([self.critic(chunk) for chunk in chunks]))
+        return torch.stack([vote.double() for vote in votes])
+
+    def fit_vote_critic(self, real: torch.Tensor, real_validation: torch.Tensor, **settings: Any) -> dict[str, float]:
+        """Train the critic on real rows against the members' samples in equal shares, the vote's pool.
+
+        ``settings`` go to :func:`~genmodels.models.vote_critic.fit_vote_critic` (steps, batch size, seed).
+        Returns the critic's held-out loss and accuracy.
+        """
+        if self.critic is None:
+            raise ValueError('this ensemble votes with its members only; create it with voters="critic" or "all"')
+        real, real_validation = self.check_input(real), self.check_input(real_validation)
+        with torch.enable_grad():
+            report = fit_vote_critic(self.critic, real, real_validation, self._pooled_proposals, **settings)
+        self.critic_fitted.fill_(True)
+        return report
+
+    def _pooled_proposals(self, n: int) -> torch.Tensor:
+        """``n`` samples, the members in equal shares (the vote's proposal pool), shuffled."""
+        shares = torch.full((len(self.members),), n // len(self.members))
+        shares[: n % len(self.members)] += 1
+        pool = torch.cat([member.sample(int(k)) for member, k in zip(self.members, shares, strict=True) if k])
+        return pool[torch.randperm(n, device=pool.device)]
 
     # --- anomaly scores ---------------------------------------------------------------------------
     def member_scores(self, x: torch.Tensor) -> torch.Tensor:
