@@ -49,7 +49,7 @@ def fit_vote_critic(
     check_every: int = 100,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Train ``critic`` on ``real`` against ``propose(n)`` samples; keep the weights of the best held-out loss.
+    """Train ``critic`` from fresh weights on ``real`` against ``propose(n)`` samples; keep the best held-out weights.
 
     Every step draws a fresh batch of proposals, so only the real rows can be over-fitted; the held-out
     check (``real_validation`` against as many fresh proposals) decides which weights are kept.
@@ -59,6 +59,9 @@ def fit_vote_critic(
         raise ValueError(f"the critic needs at least {batch_size} real rows and held-out real rows to check on")
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
+    for layer in critic.modules():  # a fresh start from the seed: the same fit whatever ran before
+        if isinstance(layer, nn.Linear):
+            layer.reset_parameters()
     held_out_fake = propose(len(real_validation))
     optimizer = torch.optim.Adam(critic.parameters(), lr=learning_rate, betas=(0.5, 0.999), weight_decay=1e-4)
     best = {"loss": math.inf, "accuracy": math.nan, "step": 0}
