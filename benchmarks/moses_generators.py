@@ -96,6 +96,7 @@ def main() -> None:
     parser.add_argument("--reference-size", type=int, default=20000,
                         help="seeded subsample of each test set for reference metrics; 0: the full sets")  # fmt: skip
     parser.add_argument("--output", type=Path, help="JSON [default: benchmarks/results/moses_<model>.json]")
+    parser.add_argument("--keep-model", type=Path, help="also save the trained model here (to sample it again)")
     args = parser.parse_args()
     settings = SETTINGS[args.model]
     output = args.output or Path(f"benchmarks/results/moses_{args.model}.json")
@@ -107,6 +108,8 @@ def main() -> None:
                    "seed": args.seed, "progress_bar": False, "tensorboard": False}  # fmt: skip
         spec = make_spec(args.model, {"name": str(corpus), **settings["data"]}, settings["model"], trainer)
         outcome = train_run(spec, Path(root) / "run")
+        if args.keep_model:
+            outcome.model.save_pretrained(args.keep_model)
         started = time.perf_counter()
         generated = sample_strings(outcome.model, args.samples, max_length=150, seed=args.seed)
         sampling_seconds = time.perf_counter() - started
