@@ -63,6 +63,7 @@ class EnsembleConfig(ModelConfig):
     voters: str = "members"
     """For ``vote``: the members' likelihoods and discriminators, a fitted real-versus-pool ``critic``, or ``all``."""
     critic_hidden: int = 256
+    """Width of the critic's two hidden layers."""
     vote_false_rejection: float = 0.1
     """For ``majority``: the share of real held-out data each voter's acceptance threshold rejects."""
     vote_thresholds: tuple[float, ...] = ()
@@ -90,6 +91,8 @@ class EnsembleConfig(ModelConfig):
             raise ValueError(f"vote_false_rejection must be in (0, 1), got {self.vote_false_rejection}")
         if self.voters not in VOTERS:
             raise ValueError(f"voters must be one of {', '.join(VOTERS)}, got {self.voters!r}")
+        if self.critic_hidden < 1:
+            raise ValueError(f"critic_hidden must be at least 1, got {self.critic_hidden}")
         if self.vote_thresholds and len(self.vote_thresholds) != self.num_voters:
             raise ValueError(f"vote_thresholds must be one per voter ({self.num_voters}): {self.vote_thresholds}")
         if not 0 < self.rejection_percentile < 1 or self.rejection_burn_in < 1:
