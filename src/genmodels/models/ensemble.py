@@ -281,7 +281,7 @@ class Ensemble(GenerativeModel):
 
     def calibrate_votes(self, x: torch.Tensor) -> list[float]:
         """Each voter's acceptance threshold: the score below which ``vote_false_rejection`` of real ``x`` falls."""
-        votes = self.voter_scores(self.check_input(x)).double().cpu()
+        votes = self.voter_scores(self.check_input(x)).cpu()
         thresholds = torch.quantile(votes, self.config.vote_false_rejection, dim=1)
         self.config.vote_thresholds = tuple(thresholds.tolist())
         return list(self.config.vote_thresholds)
