@@ -110,7 +110,8 @@ def test_protocols_run_every_score_and_baseline_on_the_same_split():
     assert list(images["auroc"]) == ["class 0"] and "vae:reconstruction" in images["mean_auroc"]
 
 
-def test_detect_commands_fit_score_and_evaluate_a_table(tmp_path):
+@pytest.mark.parametrize("model_name", ["tabular-vae", "tabular-made"])
+def test_detect_commands_fit_score_and_evaluate_a_table(tmp_path, model_name):
     rng = np.random.default_rng(0)
     normal = pd.DataFrame({"x": rng.normal(0, 1, 400), "y": rng.normal(0, 1, 400), "kind": rng.choice(["a", "b"], 400)})
     normal.to_csv(tmp_path / "normal.csv", index=False)
@@ -124,14 +125,19 @@ def test_detect_commands_fit_score_and_evaluate_a_table(tmp_path):
     )
     new.to_csv(tmp_path / "new.csv", index=False)
     run, runner = tmp_path / "run", CliRunner()
-    result = runner.invoke(app, ["detect", "fit", "--model", "tabular-vae", "--data", str(tmp_path / "normal.csv"),
+    result = runner.invoke(app, ["detect", "fit", "--model", model_name, "--data", str(tmp_path / "normal.csv"),
                                  "-o", str(run), "--max-steps", "300", "--fpr", "0.05"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert json.loads((run / "detector.json").read_text())["false_positive_rate"] == 0.05
     result = runner.invoke(app, ["detect", "score", str(run), str(tmp_path / "new.csv"), "-o", str(tmp_path / "s.csv")])
     assert result.exit_code == 0, result.output
     scores = pd.read_csv(tmp_path / "s.csv")
-    assert list(scores.columns) == ["row", "score", "flag", "rank"] and sorted(scores["rank"]) == list(range(1, 61))
+    per_column = ["nll:x", "nll:y", "nll:kind"] if model_name == "tabular-made" else []
+    assert list(scores.columns) == ["row", "score", "flag", "rank", *per_column]
+    assert sorted(scores["rank"]) == list(range(1, 61))
+    if per_column:  # the planted rows are unlikely because of x, and the columns add up to the score
+        assert (scores.loc[50:, per_column].idxmax(axis=1) == "nll:x").all()
+        assert np.allclose(scores[per_column].sum(axis=1), scores["score"], rtol=1e-4)
     assert scores.loc[scores["rank"] == 1, "score"].item() == scores["score"].max()
     result = runner.invoke(app, ["detect", "evaluate", str(run), str(tmp_path / "new.csv"), "--labels", "label"])
     assert result.exit_code == 0, result.output

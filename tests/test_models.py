@@ -1,7 +1,7 @@
 """Every registered image model honours the interface; the VAE and GAN compute what their papers say.
 
-Sequence models (token ids, not images) are held to the same interface in test_text.py, the tabular VAE (rows of
-features) in test_tabular.py and ensembles (built from saved members) in test_ensemble.py.
+Sequence models (token ids, not images) are held to the same interface in test_text.py, the tabular VAE and MADE (rows
+of features) in test_tabular.py and test_tabular_made.py and ensembles (built from saved members) in test_ensemble.py.
 """
 
 import pytest
@@ -10,7 +10,7 @@ import torch
 from genmodels.models import GAN, MODEL_REGISTRY, VAE, GANConfig, TokenModel, VAEConfig, build_model
 
 SHAPE = (1, 8, 8)
-NOT_IMAGE_MODELS = {"tabular-vae", "ensemble"}
+NOT_IMAGE_MODELS = {"tabular-vae", "tabular-made", "ensemble"}
 LIBRARY_MODELS = sorted(
     name
     for name, model_class in MODEL_REGISTRY.items()

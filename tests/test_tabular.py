@@ -85,14 +85,15 @@ def test_a_csv_loads_as_splits_with_labels_apart_and_statistics_from_training_ro
     assert not torch.allclose(data.test.images[:, 0].mean(), torch.tensor(0.0), atol=1e-5)
 
 
-def test_tabular_vae_trains_and_saves_its_preprocessor(table, tmp_path):
+@pytest.mark.parametrize("model_name", ["tabular-vae", "tabular-made"])
+def test_table_models_train_and_save_their_preprocessor(table, tmp_path, model_name):
     table.to_csv(tmp_path / "t.csv", index=False)
     run = tmp_path / "run"
     result = CliRunner().invoke(
         app,
         [
             "train",
-            "tabular-vae",
+            model_name,
             "--data",
             str(tmp_path / "t.csv"),
             "-o",
@@ -106,7 +107,7 @@ def test_tabular_vae_trains_and_saves_its_preprocessor(table, tmp_path):
     )
     assert result.exit_code == 0, result.output
     history = pd.read_csv(run / "history.csv")
-    training = history[history["split"] == "train"]["negative_elbo"].to_numpy()
+    training = history[history["split"] == "train"]["loss"].to_numpy()
     assert training[-1] < training[0]  # the columns are independent noise: little to learn
     model = genmodels.load(run)
     assert model.preprocessor.categorical_columns == ["country"]

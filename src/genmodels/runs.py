@@ -23,7 +23,7 @@ from genmodels.finetuning import BaseModel, adapt_to_data, load_base, locate_bas
 from genmodels.models.base import GenerativeModel, get_model_class
 from genmodels.models.lora import LoRASettings, apply_lora
 from genmodels.models.sequence import SequenceModel, TokenModel
-from genmodels.models.tabular_vae import TabularVAE
+from genmodels.models.table_layout import TableModel
 from genmodels.reporting import write_run_report
 from genmodels.training import FitResult, Trainer, TrainerConfig
 from genmodels.training.freezing import first_blocks
@@ -140,8 +140,10 @@ def build_model_for(spec: RunSpec, data: DataSplits, base: GenerativeModel | Non
     if data.tokenizer is not None:
         from_data["vocab_size"] = data.tokenizer.vocab_size
     if data.preprocessor is not None:
-        if not issubclass(model_class, TabularVAE):
-            raise DataError(f"{spec.model!r} does not take tables; train tabular-vae on {data.info['source']!r}")
+        if not issubclass(model_class, TableModel):
+            raise DataError(
+                f"{spec.model!r} does not take tables; train tabular-vae or tabular-made on {data.info['source']!r}"
+            )
         from_data.update(data.preprocessor.model_settings())
     clashes = {
         name

@@ -38,11 +38,11 @@ def _rows(model, path: Path) -> tuple[torch.Tensor, object]:
 
 @detect_app.command(
     "fit",
-    epilog="Examples:\n\n  genmodels detect fit --model tabular-vae --data transactions.csv -o runs/fraud\n\n"
+    epilog="Examples:\n\n  genmodels detect fit --model tabular-made --data transactions.csv -o runs/fraud\n\n"
     "  genmodels detect fit --model vae --data mnist5k --score negative_elbo --fpr 0.01",
 )
 def fit(
-    model: Annotated[str, typer.Option(help="Registered model (tabular-vae for tables).")],
+    model: Annotated[str, typer.Option(help="Registered model (tabular-made or tabular-vae for tables).")],
     data: Annotated[str, typer.Option(help="Normal data: a built-in data set, a folder, or a CSV/Parquet table.")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Run directory.")] = None,
     score: Annotated[str, typer.Option(help="nll, negative_elbo, reconstruction, critic, input_complexity.")] = "nll",
@@ -73,22 +73,32 @@ def fit(
 def score_rows(
     run: Annotated[Path, typer.Argument(help="Run directory written by `detect fit`.")],
     rows: Annotated[Path, typer.Argument(help="A CSV/Parquet table or a .npy array of new rows.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="CSV: row, score, flag, rank.")] = Path("scores.csv"),
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="CSV: row, score, flag, rank (and nll:COLUMN for tabular-made).")
+    ] = Path("scores.csv"),
 ) -> None:
-    """Score new rows: the anomaly score, whether it passes the threshold, and its rank (1 = most anomalous)."""
+    """Score new rows: the anomaly score, whether it passes the threshold, and its rank (1 = most anomalous).
+
+    For a table model with per-column likelihoods (tabular-made), each column's share of the row's
+    NLL follows as ``nll:COLUMN``: the largest says which column makes the row unlikely.
+    """
     import pandas as pd
 
     import genmodels
-    from genmodels.applications.anomaly import Detector
+    from genmodels.applications.anomaly import Detector, column_anomaly_map
     from genmodels.files import write_text_atomic
 
     model = genmodels.load(run)
     detector = Detector.load(model, run)
-    x, _ = _rows(model, rows)
+    x, raw = _rows(model, rows)
     scores = detector.score(x)
     ranks = (-scores).argsort(kind="stable").argsort() + 1
     table = pd.DataFrame({"row": np.arange(len(scores)), "score": scores, "flag": scores > detector.threshold})
     table["rank"] = ranks
+    if raw is not None and hasattr(model, "feature_log_probs"):
+        columns = [*model.preprocessor.numeric_columns, *model.preprocessor.categorical_columns]
+        for name, values in zip(columns, column_anomaly_map(model, x).T.numpy(), strict=True):
+            table[f"nll:{name}"] = values
     write_text_atomic(output, table.to_csv(index=False))
     console.print(f"{int(table['flag'].sum())} of {len(table)} rows flagged; wrote {output}")
 
@@ -144,7 +154,7 @@ def evaluate(
 @detect_app.command(
     "protocol",
     epilog="Examples:\n\n  genmodels detect protocol one-class --model vae --data mnist5k\n\n"
-    "  genmodels detect protocol breast-cancer --model tabular-vae --seeds 0 1 2 3 4",
+    "  genmodels detect protocol breast-cancer --model tabular-made --seeds 0 1 2 3 4",
 )
 def protocol(
     name: Annotated[str, typer.Argument(help="one-class or breast-cancer.")],

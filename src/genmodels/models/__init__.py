@@ -21,6 +21,8 @@ from genmodels.models.made import MADE, MADEConfig
 from genmodels.models.pixelcnn import PixelCNN, PixelCNNConfig
 from genmodels.models.sequence import SequenceConfig, SequenceModel, TokenModel
 from genmodels.models.smiles_vae import SmilesVAE, SmilesVAEConfig
+from genmodels.models.table_layout import TableLayoutConfig, TableModel
+from genmodels.models.tabular_made import TabularMADE, TabularMADEConfig
 from genmodels.models.tabular_vae import TabularVAE, TabularVAEConfig
 from genmodels.models.vae import VAE, VAEConfig, VariationalAutoencoder
 
@@ -28,6 +30,10 @@ __all__ = [
     "Ensemble",
     "EnsembleConfig",
     "ensemble_of",
+    "TableLayoutConfig",
+    "TableModel",
+    "TabularMADE",
+    "TabularMADEConfig",
     "TabularVAE",
     "TabularVAEConfig",
     "MADE",

@@ -2,6 +2,20 @@
 
 from genmodels.applications.anomaly.detector import Detector
 from genmodels.applications.anomaly.metrics import detection_metrics
-from genmodels.applications.anomaly.scores import SCORES, anomaly_scores, available_scores, pixel_anomaly_map
+from genmodels.applications.anomaly.scores import (
+    SCORES,
+    anomaly_scores,
+    available_scores,
+    column_anomaly_map,
+    pixel_anomaly_map,
+)
 
-__all__ = ["SCORES", "Detector", "anomaly_scores", "available_scores", "detection_metrics", "pixel_anomaly_map"]
+__all__ = [
+    "SCORES",
+    "Detector",
+    "anomaly_scores",
+    "available_scores",
+    "column_anomaly_map",
+    "detection_metrics",
+    "pixel_anomaly_map",
+]

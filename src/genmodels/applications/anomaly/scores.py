@@ -108,3 +108,15 @@ def pixel_anomaly_map(model: GenerativeModel, x: torch.Tensor) -> torch.Tensor:
         if isinstance(model, VariationalAutoencoder):
             return reconstruction_map(model, x)
     raise ValueError(f"{type(model).__name__} has no per-pixel anomaly map (autoregressive image models and VAEs do)")
+
+
+def column_anomaly_map(model: GenerativeModel, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Which columns make table rows unlikely: each column's -log p(x_v | x_<v), ``(batch, columns)``.
+
+    The columns are the model's variables (numeric ones, then one per categorical group) and sum to
+    the row's NLL; models with a ``feature_log_probs`` (the tabular MADE) have one.
+    """
+    if not hasattr(model, "feature_log_probs"):
+        raise ValueError(f"{type(model).__name__} has no per-column anomaly map (the tabular MADE has)")
+    with model.evaluating(), torch.no_grad():
+        return -torch.cat([model.feature_log_probs(chunk.to(model.device)).cpu() for chunk in x.split(batch_size)])

@@ -1,0 +1,72 @@
+"""What every model of table rows shares: the encoded layout and the preprocessor saved beside the weights.
+
+Rows arrive encoded by :class:`genmodels.data.tabular.TabularPreprocessor`: standardised numbers
+first, then one one-hot group per categorical column. A table model's config records that layout,
+and the preprocessor travels with the weights, so a loaded model scores raw tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from genmodels.data.tabular import PREPROCESSOR_FILE, TabularPreprocessor
+from genmodels.errors import CheckpointError
+from genmodels.models.base import ModelConfig
+
+
+@dataclass
+class TableLayoutConfig(ModelConfig):
+    numeric_features: int = -1
+    """Leading numeric features; -1: every feature is numeric."""
+    categorical_sizes: tuple[int, ...] = ()
+    """Sizes of the one-hot groups that follow the numeric features."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.categorical_sizes = tuple(int(size) for size in self.categorical_sizes)
+        width = self.data_shape[0] if len(self.data_shape) == 1 else -1
+        if self.numeric_features == -1:
+            self.numeric_features = width - sum(self.categorical_sizes)
+        if (
+            len(self.data_shape) != 1
+            or self.numeric_features < 0
+            or min(self.categorical_sizes, default=1) < 1
+            or self.numeric_features + sum(self.categorical_sizes) != width
+        ):
+            raise ValueError(
+                f"a table model takes rows of shape (features,) = numeric_features + sum(categorical_sizes); got "
+                f"data_shape {self.data_shape}, {self.numeric_features} numeric, groups {self.categorical_sizes}"
+            )
+
+    def category_groups(self) -> list[slice]:
+        """The columns of each one-hot group, in order."""
+        start, groups = self.numeric_features, []
+        for size in self.categorical_sizes:
+            groups.append(slice(start, start + size))
+            start += size
+        return groups
+
+
+class TableModel:
+    """Mixin for models of table rows: saves and reloads the preprocessor, refusing one of another layout."""
+
+    preprocessor: TabularPreprocessor | None = None
+    config: TableLayoutConfig
+
+    def save_extras(self, directory: Path) -> list[str]:
+        if self.preprocessor is None:
+            return []
+        self.preprocessor.save(directory)
+        return [PREPROCESSOR_FILE]
+
+    def load_extras(self, directory: Path) -> None:
+        if not (Path(directory) / PREPROCESSOR_FILE).is_file():
+            return
+        preprocessor = TabularPreprocessor.load(directory)
+        if preprocessor.model_settings() != {
+            "numeric_features": self.config.numeric_features,
+            "categorical_sizes": list(self.config.categorical_sizes),
+        }:
+            raise CheckpointError(f"{directory / PREPROCESSOR_FILE} does not match the model's feature layout")
+        self.preprocessor = preprocessor
