@@ -1,13 +1,14 @@
 """Anomaly detection protocols: our generative scores against classic and PyOD baselines, same splits.
 
     python benchmarks/anomaly_detection.py --reference-python .venv-reference/bin/python
+    python benchmarks/anomaly_detection.py --protocols "breast cancer" --reference-python .venv-reference/bin/python
 
 One-class mnist5k (binarized; each digit in turn is normal: its 400 training images train, its
 validation images calibrate, the 500 test images are scored with the other digits as anomalies)
 and breast cancer (benign normal, malignant subsampled to 10% of benign; 5 seeds). Our models:
 the MLP VAE (negative ELBO, importance-weighted NLL, reconstruction error), MADE and PixelCNN
-(exact NLL and the input-complexity correction), the MLP GAN (critic), the tabular VAE on breast
-cancer. Baselines: scikit-learn's IsolationForest and OneClassSVM; PyOD's AutoEncoder and VAE in
+(exact NLL and the input-complexity correction), the MLP GAN (critic), the tabular VAE and the
+tabular MADE on breast cancer. Baselines: scikit-learn's IsolationForest and OneClassSVM; PyOD's AutoEncoder and VAE in
 the reference environment when ``--reference-python`` is given.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,7 +49,11 @@ IMAGE_MODELS = {
 }
 TABLE_MODELS = {
     "tabular-vae": ({"hidden_dim": 64, "latent_dim": 4}, {"max_steps": 1000, "batch_size": 32, "val_every": 50}),
+    "tabular-made": ({"hidden_sizes": [128], "components": 5}, {"max_steps": 2000, "batch_size": 32, "val_every": 50}),
 }
+
+
+PROTOCOLS = ("one-class mnist5k", "breast cancer")
 
 
 def run_cases(cases: dict, models: dict, seed_of: dict) -> tuple[dict, dict]:
@@ -95,6 +101,8 @@ def main() -> None:
     parser.add_argument("--classes", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="breast-cancer seeds")
     parser.add_argument("--reference-python", help="python of the reference venv (runs PyOD)")
+    parser.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS),
+                        help="protocols to run; the others' results already in --output are kept")  # fmt: skip
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/anomaly_detection.json"))
     args = parser.parse_args()
     protocols = {
@@ -109,19 +117,23 @@ def main() -> None:
             {f"seed {s}": s for s in args.seeds},
         ),
     }
-    results = {"versions": software_versions(), "image_models": IMAGE_MODELS, "table_models": TABLE_MODELS}
+    results = json.loads(args.output.read_text()) if args.output.is_file() else {}
+    run = {"command": "python " + " ".join(sys.argv), "versions": software_versions()}
     with tempfile.TemporaryDirectory() as root:
-        for protocol, (cases, models, seeds) in protocols.items():
+        for protocol in args.protocols:
+            cases, models, seeds = protocols[protocol]
             aurocs, extra = run_cases(cases, models, seeds)
             if args.reference_python:
                 pyod = run_pyod(args.reference_python, extra["splits"], Path(root))
-                results.setdefault("pyod_version", pyod.pop("_version"))
+                run["pyod_version"] = pyod.pop("_version")
                 for case in aurocs:
                     aurocs[case].update(pyod[case])
             results[protocol] = {
                 "auroc": aurocs,
                 "mean_auroc": summarise(aurocs),
                 "train_seconds_total": extra["seconds"],
+                "models": models,
+                "run": run,
             }
             print(protocol, json.dumps(results[protocol]["mean_auroc"], indent=2), flush=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
