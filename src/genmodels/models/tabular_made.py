@@ -69,13 +69,12 @@ class TabularMADE(TableModel, GenerativeModel):
         self.hidden = nn.ModuleList(MaskedLinear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
         self.output = MaskedLinear(sizes[-1], self.numeric_outputs + sum(groups))
         # the masks of a MADE over the variables, widened to every input column and output unit of each variable
-        column_variable = np.concatenate([np.arange(numeric), np.repeat(numeric + np.arange(len(groups)), groups)])
-        output_variable = np.concatenate(
-            [np.repeat(np.arange(numeric), 3 * config.components), column_variable[numeric:]]
-        ).astype(int)
+        groups_of_columns = np.repeat(numeric + np.arange(len(groups)), groups)
+        column_variable = np.concatenate([np.arange(numeric), groups_of_columns]).astype(int)
+        output_variable = np.concatenate([np.repeat(np.arange(numeric), 3 * config.components), groups_of_columns])
         rng = np.random.default_rng(config.mask_seed)
         masks = made_masks(self.variables, config.hidden_sizes, np.arange(self.variables), rng)
-        masks[0], masks[-1] = masks[0][:, column_variable.astype(int)], masks[-1][output_variable]
+        masks[0], masks[-1] = masks[0][:, column_variable], masks[-1][output_variable.astype(int)]
         for layer, mask in enumerate(masks):
             self.register_buffer(f"mask_{layer}", torch.from_numpy(mask), persistent=False)
 
