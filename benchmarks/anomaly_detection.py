@@ -8,8 +8,8 @@ validation images calibrate, the 500 test images are scored with the other digit
 and breast cancer (benign normal, malignant subsampled to 10% of benign; 5 seeds). Our models:
 the MLP VAE (negative ELBO, importance-weighted NLL, reconstruction error), MADE and PixelCNN
 (exact NLL and the input-complexity correction), the MLP GAN (critic), the tabular VAE and the
-tabular MADE on breast cancer. Baselines: scikit-learn's IsolationForest and OneClassSVM; PyOD's AutoEncoder and VAE in
-the reference environment when ``--reference-python`` is given.
+tabular MADE on breast cancer. Baselines: scikit-learn's IsolationForest and OneClassSVM; PyOD's
+AutoEncoder and VAE in the reference environment when ``--reference-python`` is given.
 """
 
 from __future__ import annotations
@@ -51,8 +51,6 @@ TABLE_MODELS = {
     "tabular-vae": ({"hidden_dim": 64, "latent_dim": 4}, {"max_steps": 1000, "batch_size": 32, "val_every": 50}),
     "tabular-made": ({"hidden_sizes": [128], "components": 5}, {"max_steps": 2000, "batch_size": 32, "val_every": 50}),
 }
-
-
 PROTOCOLS = ("one-class mnist5k", "breast cancer")
 
 
