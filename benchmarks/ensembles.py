@@ -15,8 +15,9 @@
 2. Mixture NLL (binarized mnist5k): a conv VAE and a MADE, weights fitted by EM on validation;
    test NLL of each member and of the mixture.
 3. Anomalies (one-class mnist5k, every digit): two VAEs and two MADEs (seeds 0 and 1) trained on
-   the normal digit, each member's NLL score and the rank-averaged and standardised-mean scores of
-   four ensembles (VAE + MADE, the two VAEs, the two MADEs, all four), AUROC per class and mean.
+   the normal digit; every member as a detector with each of its scores (NLL, the input-complexity
+   corrected NLL, the VAE's reconstruction error) and ensembles of such detectors, each member
+   with its own score, by standardised mean and by rank; AUROC per class and mean.
 4. Molecules (the shipped 20,000-molecule MOSES subset): two CharRNNs (seeds 0 and 1), 2,000
    molecules each alone and by voting (4 candidates per member; voters: validity, novelty,
    filters, both likelihoods), MOSES metrics against the shipped test subset.
@@ -52,6 +53,20 @@ MOLECULES = 2000
 CANDIDATES = 4
 PHASES = ("images", "anomalies", "molecules")
 IMAGE_STRATEGIES = (("mixture", "borda"), ("vote", "borda"), ("vote", "majority"), ("rejection", "borda"))
+MEMBER_SCORES = {"vae": ("nll", "reconstruction", "input_complexity"), "made": ("nll", "input_complexity")}
+ANOMALY_ENSEMBLES = {  # detectors: (member, its anomaly score)
+    "VAE + MADE, NLL": (("VAE seed 0", "nll"), ("MADE seed 0", "nll")),
+    "two VAEs, NLL": (("VAE seed 0", "nll"), ("VAE seed 1", "nll")),
+    "two MADEs, NLL": (("MADE seed 0", "nll"), ("MADE seed 1", "nll")),
+    "two MADEs, corrected": (("MADE seed 0", "input_complexity"), ("MADE seed 1", "input_complexity")),
+    "MADE corrected + VAE NLL": (("MADE seed 0", "input_complexity"), ("VAE seed 0", "nll")),
+    "MADE corrected + MADE NLL (one model)": (("MADE seed 0", "input_complexity"), ("MADE seed 0", "nll")),
+    "VAE corrected + VAE NLL (one model)": (("VAE seed 0", "input_complexity"), ("VAE seed 0", "nll")),
+    "MADE and VAE, corrected and NLL": tuple((f"{model} seed 0", score) for model in ("MADE", "VAE")
+                                             for score in ("input_complexity", "nll")),  # fmt: skip
+    "both seeds of both, corrected and NLL": tuple((f"{model} seed {seed}", score) for model in ("MADE", "VAE")
+                                                   for seed in (0, 1) for score in ("input_complexity", "nll")),
+}  # fmt: skip
 
 
 def train(model: str, data: dict, model_config: dict, trainer: dict, seconds: float, seed: int):
@@ -147,26 +162,27 @@ def anomaly_ensembles(classes: list[int]) -> dict:
     }  # fmt: skip
     member_seeds = {"VAE seed 0": ("vae", 0), "VAE seed 1": ("vae", 1), "MADE seed 0": ("made", 0),
                     "MADE seed 1": ("made", 1)}  # fmt: skip
-    ensembles = {"VAE + MADE": ("VAE seed 0", "MADE seed 0"), "two VAEs": ("VAE seed 0", "VAE seed 1"),
-                 "two MADEs": ("MADE seed 0", "MADE seed 1"), "all four": tuple(member_seeds)}  # fmt: skip
     rows = {}
     for normal in classes:
         split = one_class_split("mnist5k", normal)
         members = {name: train_on_normal(kind, split, *settings[kind], seed=seed)
                    for name, (kind, seed) in member_seeds.items()}  # fmt: skip
-        combined = {f"{name} ({combination})": ensemble_of([members[member] for member in chosen],
-                                                           combination=combination)
-                    for name, chosen in ensembles.items() for combination in ("rank", "mean")}  # fmt: skip
+        detectors = {f"{name}: {score}": (members[name], score)
+                     for name, (kind, _) in member_seeds.items() for score in MEMBER_SCORES[kind]}  # fmt: skip
+        for name, chosen in ANOMALY_ENSEMBLES.items():
+            for combination in ("mean", "rank"):
+                ensemble = ensemble_of([members[member] for member, _ in chosen], combination=combination,
+                                       member_scores=tuple(score for _, score in chosen))  # fmt: skip
+                detectors[f"{name} ({combination})"] = (ensemble, "nll")
         row = {}
-        for name, model in {**members, **combined}.items():
-            torch.manual_seed(0)
-            detector = Detector(model, "nll").fit(split.calibration)
+        for name, (model, score) in detectors.items():
+            detector = Detector(model, score).fit(split.calibration)
             row[name] = detection_metrics(detector.score(split.test), split.test_is_anomaly)["auroc"]
         rows[f"class {normal}"] = row
-        print("class", normal, row, flush=True)
+        print("class", normal, {name: round(auroc, 3) for name, auroc in row.items()}, flush=True)
     mean = {name: float(np.mean([row[name] for row in rows.values()])) for name in next(iter(rows.values()))}
     return {"auroc": rows, "mean_auroc": mean, "members": settings, "member_seeds": member_seeds,
-            "ensembles": ensembles}  # fmt: skip
+            "ensembles": ANOMALY_ENSEMBLES}  # fmt: skip
 
 
 def molecule_ensembles(seconds: float) -> dict:

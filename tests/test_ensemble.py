@@ -12,17 +12,19 @@ from typer.testing import CliRunner
 import genmodels
 from genmodels.applications.anomaly.detector import Detector
 from genmodels.applications.anomaly.metrics import detection_metrics
+from genmodels.applications.anomaly.scores import available_scores, compressed_length_nats
 from genmodels.cli.main import app
 from genmodels.models import GAN, Ensemble, GANConfig, ensemble_of
 from genmodels.models.ensemble import borda_count
 
 
-def gaussian(mean: float, scale: float, dimensions: int = 2) -> DiagonalGaussian:
-    """N(mean, scale^2 I) exactly: the network's last layer outputs constants."""
-    model = DiagonalGaussian(DiagonalGaussianConfig(data_shape=(dimensions,)))
+def gaussian(mean: float, scale: float, dimensions: int | tuple[int, ...] = 2) -> DiagonalGaussian:
+    """N(mean, scale^2 I) exactly: the network's last layer outputs constants. A tuple is a data shape."""
+    shape = dimensions if isinstance(dimensions, tuple) else (dimensions,)
+    model = DiagonalGaussian(DiagonalGaussianConfig(data_shape=shape))
     with torch.no_grad():
         model.net[2].weight.zero_()
-        model.net[2].bias.copy_(torch.tensor([mean] * dimensions + [math.log(scale)] * dimensions))
+        model.net[2].bias.copy_(torch.tensor([mean] * math.prod(shape) + [math.log(scale)] * math.prod(shape)))
     return model.eval()
 
 
@@ -104,7 +106,7 @@ def test_borda_count_ignores_monotone_rescaling_of_a_voter():
 
 
 def test_saved_ensembles_round_trip_and_score_anomalies(tmp_path):
-    ensemble = ensemble_of([gaussian(0.0, 1.0), gaussian(3.0, 0.5)], weights=[0.4, 0.6])
+    ensemble = ensemble_of([gaussian(0.0, 1.0), gaussian(3.0, 0.5)], weights=[0.4, 0.6], combination="rank")
     ensemble.save_pretrained(tmp_path)
     restored = Ensemble.from_pretrained(tmp_path)
     x = torch.randn(10, 2, generator=torch.Generator().manual_seed(5))
@@ -150,8 +152,31 @@ def test_detector_calibrates_and_saves_the_ensemble_scale(tmp_path):
     assert detection_metrics(scores, labels)["auroc"] > 0.99
     assert detector.predict(test).mean() == pytest.approx(0.05, abs=0.04)
     detector.save(tmp_path)
-    fresh = ensemble_of([gaussian(0.0, 1.0), gaussian(0.0, 3.0)])
+    fresh = ensemble_of([gaussian(0.0, 1.0), gaussian(0.0, 3.0)], combination="rank")
     assert (Detector.load(fresh, tmp_path).score(test) == detector.score(test)).all()
+
+
+def test_members_score_with_their_own_named_scores(tmp_path):
+    images = (1, 4, 4)
+    ensemble = ensemble_of([gaussian(0.5, 0.2, images), gaussian(0.4, 0.3, images)],
+                           member_scores=("input_complexity", "nll"))  # fmt: skip
+    generator = torch.Generator().manual_seed(8)
+    normal, test = (torch.rand(n, *images, generator=generator) for n in (300, 50))
+    corrected = -ensemble.members[0].log_prob(test) - compressed_length_nats(test)
+    assert torch.allclose(ensemble.member_scores(test)[0], corrected.double())
+    assert torch.allclose(ensemble.member_scores(test)[1], -ensemble.members[1].log_prob(test).double())
+    detector = Detector(ensemble).fit(normal)
+    reference = ensemble.member_scores(normal)
+    spread = reference.std(1, correction=0, keepdim=True)
+    standardised = (ensemble.member_scores(test) - reference.mean(1, keepdim=True)) / spread
+    assert detector.score(test) == pytest.approx(standardised.mean(0).numpy(), rel=1e-6)
+    assert available_scores(ensemble) == ["nll"]  # the members' corrections live inside it
+    ensemble.save_pretrained(tmp_path / "ens")
+    assert genmodels.load(tmp_path / "ens").config.member_scores == ("input_complexity", "nll")
+    with pytest.raises(ValueError, match="one score per member"):
+        ensemble_of([gaussian(0.0, 1.0), gaussian(0.0, 3.0)], member_scores=("nll",))
+    with pytest.raises(ValueError, match="'reconstruction' does not apply to a test-gaussian member"):
+        ensemble_of([gaussian(0.0, 1.0)], member_scores=("reconstruction",))
 
 
 def test_ensemble_commands(tmp_path):

@@ -16,7 +16,8 @@ console = Console()
 @ensemble_app.command(
     epilog="Examples:\n\n  genmodels ensemble create runs/gan-a runs/gan-b runs/vae -o runs/ens --strategy vote\n\n"
     "  genmodels sample runs/ens -n 64 --strategy vote --candidates 4\n\n"
-    "  genmodels sample runs/ens -n 64 --strategy rejection\n\n  genmodels evaluate runs/ens"
+    "  genmodels sample runs/ens -n 64 --strategy rejection\n\n  genmodels evaluate runs/ens\n\n"
+    "  genmodels ensemble create runs/made runs/vae -o runs/detector --member-score input_complexity --member-score nll"
 )
 def create(
     runs: Annotated[list[Path], typer.Argument(help="Run or model directories of the members.")],
@@ -24,7 +25,13 @@ def create(
     weights: Annotated[Optional[list[float]], typer.Option(help="Mixture weights, one per member.")] = None,
     strategy: Annotated[str, typer.Option(help="Default sampling strategy: mixture, vote or rejection.")] = "mixture",
     candidates: Annotated[int, typer.Option(help="Vote: candidates per member per sample kept.")] = 4,
-    combination: Annotated[str, typer.Option(help="Anomaly score: rank or mean of the members' scores.")] = "rank",
+    combination: Annotated[
+        str, typer.Option(help="Anomaly score: mean of the members' standardised scores, or of their ranks.")
+    ] = "mean",
+    member_score: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Anomaly score of each member, in order (repeat): nll, input_complexity, reconstruction..."),
+    ] = None,
     aggregation: Annotated[str, typer.Option(help="Vote: borda, or majority of calibrated voters.")] = "borda",
     voters: Annotated[
         str, typer.Option(help="Vote: members, a critic of real data against the pooled proposals, or all.")
@@ -52,6 +59,7 @@ def create(
         strategy=strategy,
         candidates=candidates,
         combination=combination,
+        member_scores=tuple(member_score or ()),
         aggregation=aggregation,
         voters=voters,
     )

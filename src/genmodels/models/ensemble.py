@@ -22,8 +22,11 @@ Strategies, and what each assumes:
   hinge or Wasserstein loss are refused. Other members' samples are kept as drawn.
 
 An ensemble's anomaly ``score`` puts its members on one scale with reference scores of normal
-data (:meth:`Ensemble.calibrate_scores`, which the detector calls): ``rank`` averages each
-member's empirical CDF on that reference, ``mean`` averages members' standardised scores.
+data (:meth:`Ensemble.calibrate_scores`, which the detector calls): ``mean`` averages members'
+standardised scores, ``rank`` each member's empirical CDF on that reference (which saturates at 1
+beyond the largest reference score, so far-out rows tie). Each member scores with its own named
+anomaly score (``member_scores``: e.g. the complexity-corrected NLL of one member beside the plain
+NLL of another), its NLL or critic by default.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import torch
 from scipy.stats import rankdata
 from torch import nn
 
+from genmodels.applications.anomaly.scores import SCORES, available_scores
 from genmodels.models.adversarial import AdversarialModel
 from genmodels.models.base import GenerativeModel, ModelConfig, get_model_class, register_model
 from genmodels.models.vote_critic import VoteCritic, fit_vote_critic
@@ -43,7 +47,7 @@ from genmodels.models.vote_critic import VoteCritic, fit_vote_critic
 STRATEGIES = ("mixture", "vote", "rejection")
 AGGREGATIONS = ("borda", "majority")
 VOTERS = ("members", "critic", "all")
-COMBINATIONS = ("rank", "mean")
+COMBINATIONS = ("mean", "rank")
 KIND_ORDER = ("none", "elbo", "importance_weighted", "exact")
 REFERENCE_QUANTILES = 1001
 """Quantiles of each member's reference scores kept: the empirical CDF to 0.1% resolution."""
@@ -72,8 +76,10 @@ class EnsembleConfig(ModelConfig):
     """For ``rejection``: the shift gamma puts this quantile of a burn-in's F(x) at acceptance probability 1/2."""
     rejection_burn_in: int = 2000
     """For ``rejection``: generated samples that set the largest discriminator logit and gamma."""
-    combination: str = "rank"
-    """Anomaly score: ``rank`` (mean of members' reference CDFs) or ``mean`` (mean of standardised scores)."""
+    combination: str = "mean"
+    """Anomaly score: ``mean`` (mean of standardised scores) or ``rank`` (mean of members' reference CDFs)."""
+    member_scores: tuple[str, ...] = ()
+    """Each member's anomaly score by name (``nll``, ``input_complexity``, ``reconstruction``...); empty: ``nll``."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -97,6 +103,9 @@ class EnsembleConfig(ModelConfig):
             raise ValueError(f"vote_thresholds must be one per voter ({self.num_voters}): {self.vote_thresholds}")
         if not 0 < self.rejection_percentile < 1 or self.rejection_burn_in < 1:
             raise ValueError("rejection_percentile must be in (0, 1) and rejection_burn_in positive")
+        if self.member_scores and len(self.member_scores) != len(self.member_types):
+            raise ValueError(f"member_scores must name one score per member ({len(self.member_types)}), "
+                             f"got {self.member_scores}")  # fmt: skip
         if self.combination not in COMBINATIONS:
             raise ValueError(f"combination must be one of {', '.join(COMBINATIONS)}, got {self.combination!r}")
 
@@ -149,6 +158,10 @@ class Ensemble(GenerativeModel):
         self.last_approvals: torch.Tensor | None = None
         """For ``majority``: how many voters accepted each sample of the last call."""
         self.score_reference: dict[str, Any] | None = None
+        for member, name in zip(self.members, self.score_names, strict=True):
+            if name not in available_scores(member):
+                raise ValueError(f"score {name!r} does not apply to a {member.model_type} member; it offers "
+                                 f"{', '.join(available_scores(member))}")  # fmt: skip
 
     @property
     def log_prob_kind(self) -> str:  # the weakest guarantee among the members
@@ -334,10 +347,18 @@ class Ensemble(GenerativeModel):
         return pool[torch.randperm(n, device=pool.device)]
 
     # --- anomaly scores ---------------------------------------------------------------------------
+    @property
+    def score_names(self) -> tuple[str, ...]:
+        """The anomaly score each member contributes (``member_scores``, or ``nll``; ``critic`` for GANs)."""
+        if self.config.member_scores:
+            return self.config.member_scores
+        return tuple("critic" if isinstance(member, AdversarialModel) else "nll" for member in self.members)
+
     def member_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Every member's anomaly score of every row, ``(members, batch)``."""
+        """Every member's named anomaly score of every row, ``(members, batch)``."""
         with torch.no_grad():
-            return torch.stack([member.score(x).double().cpu() for member in self.members])
+            return torch.stack([SCORES[name][1](member, x).double().cpu()
+                                for member, name in zip(self.members, self.score_names, strict=True)])  # fmt: skip
 
     def calibrate_scores(self, x: torch.Tensor) -> dict[str, Any]:
         """Keep quantiles, mean and spread of each member's scores on normal rows ``x``: the scale of :meth:`score`."""

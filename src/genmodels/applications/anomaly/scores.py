@@ -66,6 +66,8 @@ SCORES: dict[str, tuple[str, ScoreFunction]] = {
 
 def available_scores(model: GenerativeModel) -> list[str]:
     """The score names that apply to this model."""
+    if model.model_type == "ensemble":
+        return ["nll"]  # its combined score; each member scores with its own named score (``member_scores``)
     names = ["nll"]
     if isinstance(model, VariationalAutoencoder):
         names += ["negative_elbo", "reconstruction"]
