@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from tiny_models import DiagonalGaussian, DiagonalGaussianConfig
@@ -14,8 +15,10 @@ from genmodels.applications.anomaly.detector import Detector
 from genmodels.applications.anomaly.metrics import detection_metrics
 from genmodels.applications.anomaly.scores import available_scores, compressed_length_nats
 from genmodels.cli.main import app
+from genmodels.data import load_data
 from genmodels.models import GAN, Ensemble, GANConfig, ensemble_of
 from genmodels.models.ensemble import borda_count
+from genmodels.runs import load_run_spec
 
 
 def gaussian(mean: float, scale: float, dimensions: int | tuple[int, ...] = 2) -> DiagonalGaussian:
@@ -199,6 +202,20 @@ def test_ensemble_commands(tmp_path):
     critic = ["ensemble", "create", *runs, "-o", str(tmp_path / "critic"), "--voters", "all", "--calibrate"]
     result = runner.invoke(app, critic)
     assert result.exit_code == 0 and "critic: held-out accuracy" in result.output, result.output
+    scored = ["ensemble", "create", *runs, "-o", str(tmp_path / "scored"), "--member-score", "critic"]
+    result = runner.invoke(app, [*scored, "--member-score", "nll"])
+    assert result.exit_code != 0 and "'nll' does not apply to a gan member" in str(result.exception)
+    result = runner.invoke(app, [*scored, "--member-score", "critic"])
+    assert result.exit_code == 0 and genmodels.load(tmp_path / "scored").config.member_scores == ("critic", "critic")
+    result = runner.invoke(app, ["detect", "calibrate", str(tmp_path / "scored"), "--fpr", "0.1"])
+    assert result.exit_code == 0, result.output
+    detector = Detector.load(genmodels.load(tmp_path / "scored"), tmp_path / "scored")
+    validation = load_data(load_run_spec(tmp_path / "scored").data).validation.tensors()["x"]
+    assert detector.predict(validation).mean() == pytest.approx(0.1, abs=0.02)  # calibrated on its own data
+    np.save(tmp_path / "rows.npy", validation[:5].numpy())
+    result = runner.invoke(app, ["detect", "score", str(tmp_path / "scored"), str(tmp_path / "rows.npy"),
+                                 "-o", str(tmp_path / "scores.csv")])  # fmt: skip
+    assert result.exit_code == 0 and len((tmp_path / "scores.csv").read_text().splitlines()) == 6, result.output
     with_critic = genmodels.load(tmp_path / "critic")
     assert bool(with_critic.critic_fitted) and len(with_critic.config.vote_thresholds) == 3
     result = runner.invoke(app, ["sample", str(tmp_path / "ens"), "-n", "8", "--format", "npy",

@@ -1,4 +1,4 @@
-"""``genmodels detect``: train a detector on normal data, score new rows, evaluate against labels, run protocols.
+"""``genmodels detect``: fit or calibrate a detector on normal data, score new rows, evaluate, run protocols.
 
 A detector run directory is a training run (see :mod:`genmodels.runs`) plus ``detector.json``
 (the score and its calibrated threshold). Tables are encoded with the ``preprocessor.json`` saved
@@ -67,6 +67,42 @@ def fit(
     detector = Detector(outcome.model, score, fpr, seed=seed).fit(outcome.data.validation.images)
     detector.save(outcome.run_dir)
     console.print(f"detector ({score}) threshold {detector.threshold:.4g} at FPR {fpr} -> {outcome.run_dir}")
+
+
+@detect_app.command(
+    "calibrate",
+    epilog="Examples:\n\n  genmodels detect calibrate runs/detector-3\n\n"
+    "  genmodels detect calibrate runs/vae --data mnist5k --set data.classes=[3] --score negative_elbo",
+)
+def calibrate(
+    run: Annotated[Path, typer.Argument(help="A saved run or model: an ensemble from `ensemble create`, any model.")],
+    data: Annotated[Optional[str], typer.Option(help="Normal data [default: the run's own data].")] = None,
+    score: Annotated[str, typer.Option(help="nll, negative_elbo, reconstruction, critic, input_complexity.")] = "nll",
+    fpr: Annotated[float, typer.Option(help="False-positive rate on held-out normal data.")] = 0.05,
+    seed: Annotated[int, typer.Option(help="Seed of the scores.")] = 0,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="data.X=... (with --data)")] = None,
+) -> None:
+    """Calibrate a threshold for a model that is already trained, on the validation split of normal data.
+
+    An ensemble keeps its members' reference scores in the detector, so `detect score` and
+    `detect evaluate` then work on it as on any detector run.
+    """
+    import genmodels
+    from genmodels.applications.anomaly import Detector
+    from genmodels.cli.main import _parse_assignments
+    from genmodels.data import DataSpec, load_data
+    from genmodels.runs import load_run_spec
+
+    if data is None and set_:
+        raise typer.BadParameter("--set data.X=... goes with --data")
+    if data is None:
+        spec = load_run_spec(run).data
+    else:
+        spec = DataSpec.from_dict({**_parse_assignments(set_ or [])["data"], "name": data})
+    model = genmodels.load(run)
+    detector = Detector(model, score, fpr, seed=seed).fit(load_data(spec).validation.tensors()["x"])
+    detector.save(run)
+    console.print(f"detector ({score}) threshold {detector.threshold:.4g} at FPR {fpr} -> {run}")
 
 
 @detect_app.command("score", epilog="Examples:\n\n  genmodels detect score runs/fraud new.csv -o scores.csv")
