@@ -20,6 +20,8 @@ detect_app = typer.Typer(
     help="Anomaly detection: fit, score, evaluate, and the standard protocols.", no_args_is_help=True
 )
 console = Console()
+ScoreName = Annotated[str, typer.Option(help="nll, negative_elbo, reconstruction, critic, input_complexity.")]
+FalsePositiveRate = Annotated[float, typer.Option(help="False-positive rate on held-out normal data.")]
 
 
 def _rows(model, path: Path) -> tuple[torch.Tensor, object]:
@@ -45,8 +47,8 @@ def fit(
     model: Annotated[str, typer.Option(help="Registered model (tabular-made or tabular-vae for tables).")],
     data: Annotated[str, typer.Option(help="Normal data: a built-in data set, a folder, or a CSV/Parquet table.")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Run directory.")] = None,
-    score: Annotated[str, typer.Option(help="nll, negative_elbo, reconstruction, critic, input_complexity.")] = "nll",
-    fpr: Annotated[float, typer.Option(help="False-positive rate on held-out normal data.")] = 0.05,
+    score: ScoreName = "nll",
+    fpr: FalsePositiveRate = 0.05,
     max_steps: Annotated[Optional[int], typer.Option(help="Training steps.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of training, splits' noise and scores.")] = 0,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="model.X=..., data.X=..., trainer.X=...")] = None,
@@ -77,8 +79,8 @@ def fit(
 def calibrate(
     run: Annotated[Path, typer.Argument(help="A saved run or model: an ensemble from `ensemble create`, any model.")],
     data: Annotated[Optional[str], typer.Option(help="Normal data [default: the run's own data].")] = None,
-    score: Annotated[str, typer.Option(help="nll, negative_elbo, reconstruction, critic, input_complexity.")] = "nll",
-    fpr: Annotated[float, typer.Option(help="False-positive rate on held-out normal data.")] = 0.05,
+    score: ScoreName = "nll",
+    fpr: FalsePositiveRate = 0.05,
     seed: Annotated[int, typer.Option(help="Seed of the scores.")] = 0,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="data.X=... (with --data)")] = None,
 ) -> None:
