@@ -60,8 +60,10 @@ ANOMALY_ENSEMBLES = {  # detectors: (member, its anomaly score)
     "two MADEs, NLL": (("MADE seed 0", "nll"), ("MADE seed 1", "nll")),
     "two MADEs, corrected": (("MADE seed 0", "input_complexity"), ("MADE seed 1", "input_complexity")),
     "MADE corrected + VAE NLL": (("MADE seed 0", "input_complexity"), ("VAE seed 0", "nll")),
+    "MADE corrected + VAE NLL, seed 1": (("MADE seed 1", "input_complexity"), ("VAE seed 1", "nll")),
     "MADE corrected + MADE NLL (one model)": (("MADE seed 0", "input_complexity"), ("MADE seed 0", "nll")),
     "VAE corrected + VAE NLL (one model)": (("VAE seed 0", "input_complexity"), ("VAE seed 0", "nll")),
+    "VAE corrected + VAE NLL (one model), seed 1": (("VAE seed 1", "input_complexity"), ("VAE seed 1", "nll")),
     "MADE and VAE, corrected and NLL": tuple((f"{model} seed 0", score) for model in ("MADE", "VAE")
                                              for score in ("input_complexity", "nll")),  # fmt: skip
     "both seeds of both, corrected and NLL": tuple((f"{model} seed {seed}", score) for model in ("MADE", "VAE")
