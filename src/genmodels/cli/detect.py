@@ -54,7 +54,6 @@ def fit(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="model.X=..., data.X=..., trainer.X=...")] = None,
 ) -> None:
     """Train a model on normal data, then calibrate a threshold on its held-out normal (validation) split."""
-    from genmodels.applications.anomaly import Detector
     from genmodels.cli.main import _parse_assignments
     from genmodels.runs import default_run_dir, make_spec, train_run
 
@@ -66,9 +65,7 @@ def fit(
     outcome = train_run(spec, output or default_run_dir(f"detect-{model}", data))
     if outcome is None:
         return
-    detector = Detector(outcome.model, score, fpr, seed=seed).fit(outcome.data.validation.images)
-    detector.save(outcome.run_dir)
-    console.print(f"detector ({score}) threshold {detector.threshold:.4g} at FPR {fpr} -> {outcome.run_dir}")
+    _save_detector(outcome.model, outcome.data.validation.images, outcome.run_dir, score, fpr, seed)
 
 
 @detect_app.command(
@@ -90,7 +87,6 @@ def calibrate(
     `detect evaluate` then work on it as on any detector run.
     """
     import genmodels
-    from genmodels.applications.anomaly import Detector
     from genmodels.cli.main import _parse_assignments
     from genmodels.data import DataSpec, load_data
     from genmodels.runs import load_run_spec
@@ -101,10 +97,16 @@ def calibrate(
         spec = load_run_spec(run).data
     else:
         spec = DataSpec.from_dict({**_parse_assignments(set_ or [])["data"], "name": data})
-    model = genmodels.load(run)
-    detector = Detector(model, score, fpr, seed=seed).fit(load_data(spec).validation.tensors()["x"])
-    detector.save(run)
-    console.print(f"detector ({score}) threshold {detector.threshold:.4g} at FPR {fpr} -> {run}")
+    _save_detector(genmodels.load(run), load_data(spec).validation.images, run, score, fpr, seed)
+
+
+def _save_detector(model, normal: torch.Tensor, run_dir: Path, score: str, fpr: float, seed: int) -> None:
+    """Calibrate the model's detector on held-out normal rows and save it beside the model."""
+    from genmodels.applications.anomaly import Detector
+
+    detector = Detector(model, score, fpr, seed=seed).fit(normal)
+    detector.save(run_dir)
+    console.print(f"detector ({score}) threshold {detector.threshold:.4g} at FPR {fpr} -> {run_dir}")
 
 
 @detect_app.command("score", epilog="Examples:\n\n  genmodels detect score runs/fraud new.csv -o scores.csv")
