@@ -157,6 +157,9 @@ def test_detector_calibrates_and_saves_the_ensemble_scale(tmp_path):
     detector.save(tmp_path)
     fresh = ensemble_of([gaussian(0.0, 1.0), gaussian(0.0, 3.0)], combination="rank")
     assert (Detector.load(fresh, tmp_path).score(test) == detector.score(test)).all()
+    averaged = ensemble_of([gaussian(0.0, 1.0), gaussian(0.0, 3.0)], combination="mean")
+    with pytest.raises(ValueError, match="made for combination 'rank', the ensemble has 'mean'"):
+        Detector.load(averaged, tmp_path)  # its threshold is on another scale
 
 
 def test_members_score_with_their_own_named_scores(tmp_path):

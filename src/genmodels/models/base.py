@@ -65,6 +65,8 @@ class GenerativeModel(nn.Module, ABC):
     log_prob_kind: ClassVar[str] = "none"
     """What ``log_prob`` returns: ``"exact"``, ``"importance_weighted"`` (a stochastic lower bound that
     tightens with more samples), ``"elbo"`` (a lower bound) or ``"none"`` (implicit models)."""
+    score_is_nll: ClassVar[bool] = True
+    """Whether ``score`` is ``-log_prob`` in nats, so scores that correct an NLL (input complexity) apply."""
     recommended_training: ClassVar[dict[str, Any]] = {}
     """Trainer settings that suit this family, used where the user sets none."""
     recommended_data: ClassVar[dict[str, Any]] = {}

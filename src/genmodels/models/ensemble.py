@@ -139,6 +139,7 @@ class Ensemble(GenerativeModel):
     """Several saved models combined by a mixture or by voting (Borda count over rank-normalised voters)."""
 
     config_class = EnsembleConfig
+    score_is_nll = False  # its score combines members' standardised scores or ranks
 
     def __init__(self, config: EnsembleConfig) -> None:
         super().__init__(config)
@@ -365,6 +366,8 @@ class Ensemble(GenerativeModel):
         scores = self.member_scores(self.check_input(x)).numpy()
         levels = np.linspace(0, 1, REFERENCE_QUANTILES)
         self.score_reference = {
+            "combination": self.config.combination,
+            "member_scores": list(self.score_names),
             "quantiles": np.quantile(scores, levels, axis=1).T.tolist(),
             "mean": scores.mean(1).tolist(),
             "std": scores.std(1).tolist(),
@@ -372,6 +375,13 @@ class Ensemble(GenerativeModel):
         return self.score_reference
 
     def load_score_calibration(self, values: dict[str, Any]) -> None:
+        """Restore a member reference, refusing one calibrated for another combination or other member scores."""
+        for key, mine in (("combination", self.config.combination), ("member_scores", list(self.score_names))):
+            if key in values and values[key] != mine:
+                raise ValueError(
+                    f"this calibration was made for {key} {values[key]!r}, the ensemble has {mine!r}: "
+                    "calibrate it again (genmodels detect calibrate)"
+                )
         self.score_reference = values
 
     def score(self, x: torch.Tensor) -> torch.Tensor:

@@ -66,14 +66,12 @@ SCORES: dict[str, tuple[str, ScoreFunction]] = {
 
 def available_scores(model: GenerativeModel) -> list[str]:
     """The score names that apply to this model."""
-    if model.model_type == "ensemble":
-        return ["nll"]  # its combined score; each member scores with its own named score (``member_scores``)
     names = ["nll"]
     if isinstance(model, VariationalAutoencoder):
         names += ["negative_elbo", "reconstruction"]
     if isinstance(model, AdversarialModel):
         names = ["critic"]
-    if model.log_prob_kind != "none" and len(model.config.data_shape) == 3:
+    if model.score_is_nll and model.log_prob_kind != "none" and len(model.config.data_shape) == 3:
         names.append("input_complexity")
     return names
 
