@@ -177,3 +177,12 @@ def test_vote_command_writes_molecules_and_their_sources(tiny_generator, tmp_pat
     assert result.exit_code == 0, result.output
     assert sorted(output.read_text().split()) == ["CCN", "CCO", "c1ccccc1"]
     assert output.with_suffix(".csv").read_text().startswith("smiles,source")
+
+
+def test_generate_command_with_the_syntax_mask(tiny_generator, tmp_path):
+    tiny_generator.save_pretrained(tmp_path / "model")
+    output = tmp_path / "gen.smi"
+    result = CliRunner().invoke(app, ["molecules", "generate", str(tmp_path / "model"), "-n", "50", "-o", str(output),
+                                      "--max-length", "20", "--syntax-mask"])  # fmt: skip
+    assert result.exit_code == 0 and "50 of 50 valid" in result.output, result.output
+    assert set(output.read_text().split()) <= {"CCN", "CCO", "c1ccccc1"}

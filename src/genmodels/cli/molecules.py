@@ -71,6 +71,9 @@ def generate(
     representation: Annotated[str, typer.Option(help="What the model was trained on: smiles or selfies.")] = "smiles",
     sdf: Annotated[Optional[Path], typer.Option(help="Also write the valid molecules as SDF.")] = None,
     grid: Annotated[Optional[Path], typer.Option(help="Also draw the first 24 valid molecules.")] = None,
+    syntax_mask: Annotated[
+        bool, typer.Option(help="Never end a SMILES with a branch or ring bond open (character models).")
+    ] = False,
 ) -> None:
     """Generate molecules: a SMILES file, a CSV with validity and properties, optionally SDF and a picture."""
     import genmodels
@@ -80,7 +83,9 @@ def generate(
 
     _check_representation(representation)
     model = genmodels.load(run)
-    smiles = as_smiles(sample_strings(model, n, max_length, temperature, seed=seed), representation)
+    smiles = as_smiles(
+        sample_strings(model, n, max_length, temperature, seed=seed, syntax_mask=syntax_mask), representation
+    )
     write_smiles(smiles, output)
     table = properties_table(smiles)
     write_text_atomic(output.with_suffix(".csv"), table.to_csv(index=False))

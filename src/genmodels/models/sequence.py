@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from genmodels.data.tokenizers import TOKENIZER_FILE, Tokenizer, load_tokenizer
 from genmodels.errors import CheckpointError
 from genmodels.models.base import Batch, GenerativeModel, ModelConfig
-from genmodels.models.token_choice import choose_next_tokens
+from genmodels.models.token_choice import TokenConstraint, choose_next_tokens
 
 State = Any
 
@@ -146,10 +146,12 @@ class SequenceModel(TokenModel):
         top_p: float | None = None,
         generator: torch.Generator | None = None,
         use_cache: bool = True,
+        constraint: TokenConstraint | None = None,
     ) -> Iterator[torch.Tensor]:
         """Yield the next token of every row ``(batch,)``, ``max_new_tokens`` times, from a ``(batch, length)`` context.
 
         With ``use_cache`` each token costs one ``advance`` step; without, the whole context is re-run.
+        A ``constraint`` removes the tokens it does not allow before each choice (the rest renormalised).
         When the context outgrows ``context_limit``, both keep its last half and re-encode it, so the
         two ways give the same logits and the same tokens.
         """
@@ -162,7 +164,11 @@ class SequenceModel(TokenModel):
         for step in range(max_new_tokens):
             if banned:
                 logits[:, banned] = float("-inf")
+            if constraint is not None:
+                logits = logits.masked_fill(~constraint.allowed(), float("-inf"))
             next_tokens = choose_next_tokens(logits, temperature, top_k, top_p, generator)
+            if constraint is not None:
+                constraint.update(next_tokens)
             yield next_tokens
             if step == max_new_tokens - 1:
                 return

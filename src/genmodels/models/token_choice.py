@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
+
+
+class TokenConstraint(Protocol):
+    """Rules on which tokens may come next (e.g. a grammar), kept per row while a batch is generated."""
+
+    def allowed(self) -> torch.Tensor:
+        """``(batch, vocab)``: True where a token may come next; at least one per row."""
+
+    def update(self, tokens: torch.Tensor) -> None:
+        """Record the tokens ``(batch,)`` just chosen."""
 
 
 def restrict_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from genmodels.applications.molecules.smiles import canonicalize_all, from_selfies
+from genmodels.applications.molecules.syntax import SmilesSyntaxMask
 from genmodels.data.text import TextSplit
 from genmodels.models.sequence import SequenceModel
 from genmodels.models.smiles_vae import SmilesVAE
@@ -30,13 +31,18 @@ def sample_strings(
     temperature: float = 1.0,
     batch_size: int = 1000,
     seed: int = 0,
+    syntax_mask: bool = False,
 ) -> list[str]:
     """``n`` generated lines (without the line break); unfinished ones come back as empty strings.
 
     A SMILES VAE decodes codes drawn from its prior; its window, not ``max_length``, bounds a line.
+    ``syntax_mask`` samples a character model under :class:`SmilesSyntaxMask` (no line ends with a
+    branch or ring bond open).
     """
     if model.tokenizer is None:
         raise RuntimeError("the model has no tokenizer: train it on a molecule corpus first")
+    if syntax_mask and isinstance(model, SmilesVAE):
+        raise ValueError("the syntax mask applies to sequence models; a SMILES VAE decodes whole codes")
     if isinstance(model, SmilesVAE):
         generator = torch.Generator(device=model.device).manual_seed(seed)
         batches = (model.sample(min(batch_size, n - start), generator, temperature=temperature)
@@ -50,7 +56,8 @@ def sample_strings(
             size = min(batch_size, n - start)
             context = torch.full((size, 1), line_break, dtype=torch.long, device=model.device)
             steps, ended = [], torch.zeros(size, dtype=torch.bool, device=model.device)
-            for tokens in model.generate_tokens(context, max_length, temperature, generator=generator):
+            mask = SmilesSyntaxMask(model.tokenizer, size, model.device) if syntax_mask else None
+            for tokens in model.generate_tokens(context, max_length, temperature, generator=generator, constraint=mask):
                 steps.append(tokens)
                 ended |= tokens == line_break
                 if ended.all():
