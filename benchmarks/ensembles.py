@@ -12,6 +12,9 @@
    and beside the members) and ``rejection`` (discriminator rejection sampling of the GAN
    members) draw 1,000 samples, judged against the 4,000 training images in the mnist5k feature
    network (fd, precision, recall, coverage), with the seconds per 1,000 samples as the extra cost.
+   Phase ``comparable``: three conv VAEs of that kind (seeds 0, 1, 2), each alone, their mixture,
+   and the critic vote with 1, 2 or 4 candidates per member: members of one quality, where the
+   vote can only gain by choosing among good samples.
 2. Mixture NLL (binarized mnist5k): a conv VAE and a MADE, weights fitted by EM on validation;
    test NLL of each member and of the mixture.
 3. Anomalies (one-class mnist5k, every digit): two VAEs and two MADEs (seeds 0 and 1) trained on
@@ -51,7 +54,9 @@ from genmodels.versions import software_versions
 SAMPLES = 1000
 MOLECULES = 2000
 CANDIDATES = 4
-PHASES = ("images", "anomalies", "molecules")
+PHASES = ("images", "comparable", "anomalies", "molecules")
+VOTE_CANDIDATES = (1, 2, 4)
+"""Candidates per member per kept sample in the comparable-members phase: the vote's selection pressure."""
 IMAGE_STRATEGIES = (("mixture", "borda"), ("vote", "borda"), ("vote", "majority"), ("rejection", "borda"))
 MEMBER_SCORES = {"vae": ("nll", "reconstruction", "input_complexity"), "made": ("nll", "input_complexity")}
 ANOMALY_ENSEMBLES = {  # detectors: (member, its anomaly score)
@@ -156,6 +161,32 @@ def image_ensembles(seconds: float) -> dict:
     return {"training": training, "sample_quality": quality, "test_nll_nats": likelihood}
 
 
+def comparable_ensembles(seconds: float) -> dict:
+    """Three conv VAEs of one kind (seeds 0-2): each alone, their mixture, and the critic vote at several pressures."""
+    grey = load_data(DataSpec("mnist5k"))
+    members, training, quality = [], {}, {}
+    for seed in (0, 1, 2):
+        data, config = {"name": "mnist5k", "binarize": False}, {"latent_dim": 20, "likelihood": "continuous_bernoulli"}
+        member, training[f"conv VAE seed {seed}"] = train(
+            "conv-vae", data, config, {"batch_size": 100, "learning_rate": 1e-3}, seconds, seed
+        )
+        members.append(member)
+        quality[f"conv VAE seed {seed}"] = timed_quality(member, grey)
+    quality["ensemble: mixture, equal weights"] = timed_quality(ensemble_of(members), grey)
+    critic = ensemble_of(members, strategy="vote", voters="critic")
+    torch.manual_seed(0)
+    critic_report = critic.fit_vote_critic(grey.train.images, grey.validation.images)
+    for candidates in VOTE_CANDIDATES:
+        critic.config.candidates = candidates
+        quality[f"ensemble: vote (critic), {candidates} per member"] = {
+            **timed_quality(critic, grey),
+            "kept_per_member": np.bincount(critic.last_sources.numpy(), minlength=3).tolist(),
+        }
+    for name, values in quality.items():
+        print(name, {key: value for key, value in values.items() if key != "seed"}, flush=True)
+    return {"training": training, "critic": critic_report, "sample_quality": quality}
+
+
 def anomaly_ensembles(classes: list[int]) -> dict:
     settings = {
         "vae": ({"hidden_dim": 256, "latent_dim": 16, "importance_samples": 50},
@@ -224,7 +255,8 @@ def main() -> None:
     run = {"command": "python " + " ".join(sys.argv), "versions": software_versions(),
            "cpu_threads": torch.get_num_threads()}  # fmt: skip
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    phases = {"images": lambda: image_ensembles(args.seconds), "anomalies": lambda: anomaly_ensembles(args.classes),
+    phases = {"images": lambda: image_ensembles(args.seconds), "comparable": lambda: comparable_ensembles(args.seconds),
+              "anomalies": lambda: anomaly_ensembles(args.classes),
               "molecules": lambda: molecule_ensembles(args.seconds)}  # fmt: skip
     for name in args.phases:
         results[name] = {**phases[name](), "run": run}

@@ -87,7 +87,10 @@ class SmilesSyntaxMask:
         return by_class[:, self.classes]
 
     def update(self, tokens: torch.Tensor) -> None:
-        """Advance every row's state by its chosen token ``(batch,)``."""
+        """Advance every row's state by its chosen token ``(batch,)``.
+
+        A line break is allowed only when nothing is open, so the next molecule starts from a clean state.
+        """
         kind, digit, percent = self.classes[tokens], self.digits[tokens], self.percent
         inside = self.in_bracket
         outside = ~inside
@@ -104,7 +107,3 @@ class SmilesSyntaxMask:
         previous = torch.where(inside, IN_BRACKET, self.state_after[kind])
         self.previous = torch.where(inside & (kind == RIGHT_BRACKET), AFTER_ATOM, previous)
         self.in_bracket = (inside & (kind != RIGHT_BRACKET)) | (outside & (kind == LEFT_BRACKET))
-
-        ended = outside & (kind == END)  # a line break starts the next molecule afresh
-        self.branches = self.branches.masked_fill(ended, 0)
-        self.open_rings[ended] = False
