@@ -165,8 +165,8 @@ def comparable_ensembles(seconds: float) -> dict:
     """Three conv VAEs of one kind (seeds 0-2): each alone, their mixture, and the critic vote at several pressures."""
     grey = load_data(DataSpec("mnist5k"))
     members, training, quality = [], {}, {}
+    data, config = {"name": "mnist5k", "binarize": False}, {"latent_dim": 20, "likelihood": "continuous_bernoulli"}
     for seed in (0, 1, 2):
-        data, config = {"name": "mnist5k", "binarize": False}, {"latent_dim": 20, "likelihood": "continuous_bernoulli"}
         member, training[f"conv VAE seed {seed}"] = train(
             "conv-vae", data, config, {"batch_size": 100, "learning_rate": 1e-3}, seconds, seed
         )

@@ -34,12 +34,10 @@ FAILURES = {"KekulizeException": "kekulisation", "AtomKekulizeException": "kekul
             "AtomValenceException": "valence"}  # fmt: skip
 
 
-def failure(smiles: str) -> str | None:
-    """Why RDKit rejects ``smiles`` (one class), or None when it is a valid molecule."""
+def failure(smiles: str) -> str:
+    """Why RDKit rejects the invalid ``smiles`` (one class)."""
     if not smiles:
         return "unfinished"
-    if Chem.MolFromSmiles(smiles) is not None:
-        return None
     unsanitised = Chem.MolFromSmiles(smiles, sanitize=False)
     if unsanitised is None:
         return "syntax"
@@ -53,12 +51,13 @@ def measure(model, args: argparse.Namespace, temperature: float, syntax_mask: bo
     generated = sample_strings(model, args.samples, args.max_length, temperature, seed=args.seed,
                                syntax_mask=syntax_mask)  # fmt: skip
     seconds = time.perf_counter() - started
-    valid = [smiles for smiles in canonicalize_all(generated) if smiles]
+    canonical = canonicalize_all(generated)
+    valid = [smiles for smiles in canonical if smiles]
     metrics = {"valid": len(valid) / len(generated), "unique@10000": len(set(valid[:10000])) / len(valid[:10000])}
     if references:
         metrics["Novelty"] = len(set(valid) - references["train"]) / len(set(valid))
         metrics["FCD/Test"] = frechet_chemnet_distance(chemnet_statistics(valid), references["test_chemnet"])
-    failures = Counter(reason for reason in map(failure, generated) if reason)
+    failures = Counter(failure(line) for line, smiles in zip(generated, canonical, strict=True) if smiles is None)
     return {
         "temperature": temperature,
         "syntax_mask": syntax_mask,
