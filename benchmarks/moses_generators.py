@@ -4,9 +4,12 @@
     OMP_NUM_THREADS=1 python benchmarks/moses_generators.py --model smiles-vae --moses ../shared/data/moses --minutes 20
     python benchmarks/moses_generators.py --model charrnn --moses ../shared/data/moses --minutes 100 \
         --hidden-dim 512 --precision bf16-mixed --output benchmarks/results/moses_charrnn_2x512.json
+    python benchmarks/moses_generators.py --model charrnn --moses ../shared/data/moses --representation selfies \
+        --steps 12797
 
-The corpus is the MOSES training set (1,584,663 SMILES, one per line, as distributed). The model
-trains for the stated wall-clock budget, generates 30,000 molecules (temperature 1; the VAE decodes
+The corpus is the MOSES training set (1,584,663 SMILES, one per line, as distributed; with
+``--representation selfies``, each written as SELFIES and tokenised by symbol). The model trains for
+the stated wall-clock budget (or a number of steps), generates 30,000 molecules (temperature 1; the VAE decodes
 codes drawn from its prior), and the metrics are computed against the full MOSES test and
 scaffold-test sets (or, with ``--reference-size``, a seeded subsample of each: 20,000 by default,
 for time) and the full training set (novelty), as in Polykovskiy et al. (2020), Table 2.
@@ -26,10 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from genmodels.applications.molecules.datasets import load_smiles
-from genmodels.applications.molecules.generation import hill_climb, sample_strings
+from genmodels.applications.molecules.generation import hill_climb, sample_smiles
 from genmodels.applications.molecules.latent_optimization import optimize_latent
 from genmodels.applications.molecules.metrics import moses_metrics
 from genmodels.applications.molecules.properties import objective
+from genmodels.applications.molecules.smiles import parallel_map, to_selfies
 from genmodels.runs import make_spec, train_run
 from genmodels.versions import software_versions
 
@@ -101,6 +105,9 @@ def main() -> None:
     parser.add_argument("--model", choices=sorted(SETTINGS), required=True)
     parser.add_argument("--moses", type=Path, required=True, help="directory with train/test/test_scaffolds.csv.gz")
     parser.add_argument("--minutes", type=float, default=30.0, help="training budget (wall clock)")
+    parser.add_argument("--steps", type=int, help="training budget in steps instead of minutes (load-independent)")
+    parser.add_argument("--representation", choices=("smiles", "selfies"), default="smiles",
+                        help="selfies: train on SELFIES, one token per symbol")  # fmt: skip
     parser.add_argument("--samples", type=int, default=30000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--design", action=argparse.BooleanOptionalAction, default=True, help="also design for QED")
@@ -114,20 +121,29 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="JSON [default: benchmarks/results/moses_<model>.json]")
     parser.add_argument("--keep-model", type=Path, help="also save the trained model here (to sample it again)")
     args = parser.parse_args()
+    if args.representation == "selfies" and args.model != "charrnn":
+        parser.error("--representation selfies is for the CharRNN (the VAE's latent design reads SMILES)")
     settings = sized(SETTINGS[args.model], args)
-    output = args.output or Path(f"benchmarks/results/moses_{args.model}.json")
+    suffix = "" if args.representation == "smiles" else f"_{args.representation}"
+    output = args.output or Path(f"benchmarks/results/moses_{args.model}{suffix}.json")
     with tempfile.TemporaryDirectory() as root:
         corpus = Path(root) / "moses_train.smi"
         with gzip.open(args.moses / "train.csv.gz", "rt") as source:
-            corpus.write_text("".join(line for number, line in enumerate(source) if number), encoding="utf-8")
-        trainer = {**settings["trainer"], "max_steps": 1_000_000, "max_seconds": args.minutes * 60, "seed": args.seed,
-                   "precision": args.precision, "progress_bar": False, "tensorboard": False}  # fmt: skip
-        spec = make_spec(args.model, {"name": str(corpus), **settings["data"]}, settings["model"], trainer)
+            lines = [line.strip() for number, line in enumerate(source) if number]
+        if args.representation == "selfies":
+            lines = parallel_map(to_selfies, lines)
+        corpus.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        data = {"name": str(corpus), **settings["data"], "tokenizer": "selfies" if suffix else None}
+        budget = {"max_steps": args.steps, "max_seconds": None} if args.steps else {
+            "max_steps": 1_000_000, "max_seconds": args.minutes * 60}  # fmt: skip
+        trainer = {**settings["trainer"], **budget, "seed": args.seed, "precision": args.precision,
+                   "progress_bar": False, "tensorboard": False}  # fmt: skip
+        spec = make_spec(args.model, data, settings["model"], trainer)
         outcome = train_run(spec, Path(root) / "run")
         if args.keep_model:
             outcome.model.save_pretrained(args.keep_model)
         started = time.perf_counter()
-        generated = sample_strings(outcome.model, args.samples, max_length=150, seed=args.seed)
+        generated = sample_smiles(outcome.model, args.samples, max_length=150, seed=args.seed)
         sampling_seconds = time.perf_counter() - started
     train = load_smiles(args.moses, split="train").smiles
     started = time.perf_counter()

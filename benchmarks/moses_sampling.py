@@ -1,4 +1,4 @@
-"""Saved SMILES generators under sampling controls (temperature, syntax mask): validity, why molecules fail, cost.
+"""Saved molecule generators under sampling controls (temperature, syntax mask): validity, why molecules fail, cost.
 
     python benchmarks/moses_sampling.py /tmp/charrnn100 --moses ../shared/data/moses \
         --temperatures 1.0 0.9 0.8 --output benchmarks/results/moses_sampling.json
@@ -7,7 +7,8 @@ Each model draws the same number of molecules with the same seed at every temper
 and once under :class:`~genmodels.applications.molecules.syntax.SmilesSyntaxMask`. Every invalid
 molecule is put in one class: unfinished (no line break within ``--max-length`` characters),
 syntax (RDKit cannot even read it), kekulisation (aromatic rings with an impossible electron
-count), valence, or other. With ``--moses``, novelty is against the full MOSES training set and
+count), valence, or other; a SELFIES model (no mask: it needs none) fails only by not finishing or
+by a line that decodes to no atom at all. With ``--moses``, novelty is against the full MOSES training set and
 FCD against the same seeded 20,000-molecule test subsample as ``moses_generators.py`` (both
 canonicalised by RDKit, as there).
 """
@@ -25,7 +26,7 @@ from rdkit import Chem
 
 import genmodels
 from genmodels.applications.molecules.datasets import load_smiles
-from genmodels.applications.molecules.generation import sample_strings
+from genmodels.applications.molecules.generation import as_smiles, representation_of, sample_strings
 from genmodels.applications.molecules.metrics import chemnet_statistics, frechet_chemnet_distance
 from genmodels.applications.molecules.smiles import canonicalize_all
 from genmodels.versions import software_versions
@@ -34,10 +35,12 @@ FAILURES = {"KekulizeException": "kekulisation", "AtomKekulizeException": "kekul
             "AtomValenceException": "valence"}  # fmt: skip
 
 
-def failure(smiles: str) -> str:
-    """Why RDKit rejects the invalid ``smiles`` (one class)."""
+def failure(smiles: str, representation: str = "smiles") -> str:
+    """Why RDKit rejects the invalid ``smiles`` (one class); for SELFIES, why the line decodes to nothing."""
     if not smiles:
         return "unfinished"
+    if representation == "selfies":
+        return "no atom"
     unsanitised = Chem.MolFromSmiles(smiles, sanitize=False)
     if unsanitised is None:
         return "syntax"
@@ -47,9 +50,10 @@ def failure(smiles: str) -> str:
 
 def measure(model, args: argparse.Namespace, temperature: float, syntax_mask: bool, references: dict) -> dict:
     """One sampling setting: the MOSES validity, uniqueness, novelty and FCD/Test, and why molecules fail."""
+    representation = representation_of(model)
     started = time.perf_counter()
-    generated = sample_strings(model, args.samples, args.max_length, temperature, seed=args.seed,
-                               syntax_mask=syntax_mask)  # fmt: skip
+    lines = sample_strings(model, args.samples, args.max_length, temperature, seed=args.seed, syntax_mask=syntax_mask)
+    generated = as_smiles(lines, representation)
     seconds = time.perf_counter() - started
     canonical = canonicalize_all(generated)
     valid = [smiles for smiles in canonical if smiles]
@@ -57,7 +61,8 @@ def measure(model, args: argparse.Namespace, temperature: float, syntax_mask: bo
     if references:
         metrics["Novelty"] = len(set(valid) - references["train"]) / len(set(valid))
         metrics["FCD/Test"] = frechet_chemnet_distance(chemnet_statistics(valid), references["test_chemnet"])
-    failures = Counter(failure(line) for line, smiles in zip(generated, canonical, strict=True) if smiles is None)
+    failures = Counter(failure(line, representation)
+                       for line, smiles in zip(generated, canonical, strict=True) if smiles is None)  # fmt: skip
     return {
         "temperature": temperature,
         "syntax_mask": syntax_mask,
@@ -69,7 +74,7 @@ def measure(model, args: argparse.Namespace, temperature: float, syntax_mask: bo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", type=Path, nargs="+", help="saved CharRNN / GPT directories trained on SMILES")
+    parser.add_argument("models", type=Path, nargs="+", help="saved CharRNN / GPT directories (SMILES or SELFIES)")
     parser.add_argument("--moses", type=Path, help="MOSES directory: novelty, FCD and similarities to its test set")
     parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0])
     parser.add_argument("--reference-size", type=int, default=20000, help="seeded test subsample; 0: all")
@@ -88,8 +93,9 @@ def main() -> None:
     results = {}
     for directory in args.models:
         model = genmodels.load(directory)
+        masks = (False, True) if representation_of(model) == "smiles" else (False,)
         runs = [measure(model, args, temperature, mask, references)
-                for temperature in args.temperatures for mask in (False, True)]  # fmt: skip
+                for temperature in args.temperatures for mask in masks]  # fmt: skip
         results[str(directory)] = {"model": model.config.to_dict(), "runs": runs}
         for run in runs:
             summary = {key: run["metrics"].get(key) for key in ("valid", "unique@10000", "Novelty", "FCD/Test")}

@@ -24,7 +24,8 @@ def _check_representation(representation: str) -> None:
 @molecules_app.command(
     epilog="Examples:\n\n  genmodels molecules prepare actives.csv --column smiles -o actives.smi\n\n"
     "  genmodels molecules prepare moses -o moses-selfies.smi --representation selfies\n\n"
-    "  genmodels train charrnn --data actives.smi"
+    "  genmodels train charrnn --data actives.smi\n\n"
+    "  genmodels train charrnn --data moses-selfies.smi --set data.tokenizer=selfies"
 )
 def prepare(
     source: Annotated[str, typer.Argument(help="A CSV/SMI/text file, a MOSES directory, or 'moses'.")],
@@ -39,7 +40,7 @@ def prepare(
 
     from genmodels.applications.molecules.datasets import load_smiles
     from genmodels.applications.molecules.outputs import write_smiles
-    from genmodels.applications.molecules.smiles import randomize_smiles, to_selfies
+    from genmodels.applications.molecules.smiles import parallel_map, randomize_smiles, to_selfies
 
     _check_representation(representation)
     molecules = load_smiles(source, column)
@@ -47,7 +48,7 @@ def prepare(
     rng = np.random.default_rng(seed)
     lines += [randomize_smiles(smiles, rng) for smiles in molecules.smiles for _ in range(augment)]
     if representation == "selfies":
-        lines = [to_selfies(smiles) for smiles in lines]
+        lines = parallel_map(to_selfies, lines)
     write_smiles(lines, output)
     report = molecules.report
     console.print(f"{report['valid']} valid, {report['invalid']} invalid of {report['rows']} rows; wrote {len(lines)}")
@@ -68,7 +69,10 @@ def generate(
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 1.0,
     max_length: Annotated[int, typer.Option(help="Most tokens per molecule.")] = 120,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
-    representation: Annotated[str, typer.Option(help="What the model was trained on: smiles or selfies.")] = "smiles",
+    representation: Annotated[
+        Optional[str],
+        typer.Option(help="What the model writes: smiles or selfies [default: selfies for a SELFIES tokenizer]."),
+    ] = None,
     sdf: Annotated[Optional[Path], typer.Option(help="Also write the valid molecules as SDF.")] = None,
     grid: Annotated[Optional[Path], typer.Option(help="Also draw the first 24 valid molecules.")] = None,
     syntax_mask: Annotated[
@@ -77,12 +81,13 @@ def generate(
 ) -> None:
     """Generate molecules: a SMILES file, a CSV with validity and properties, optionally SDF and a picture."""
     import genmodels
-    from genmodels.applications.molecules.generation import as_smiles, sample_strings
+    from genmodels.applications.molecules.generation import as_smiles, representation_of, sample_strings
     from genmodels.applications.molecules.outputs import draw_grid, properties_table, write_sdf, write_smiles
     from genmodels.files import write_text_atomic
 
-    _check_representation(representation)
     model = genmodels.load(run)
+    representation = representation or representation_of(model)
+    _check_representation(representation)
     smiles = as_smiles(
         sample_strings(model, n, max_length, temperature, seed=seed, syntax_mask=syntax_mask), representation
     )

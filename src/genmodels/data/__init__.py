@@ -6,7 +6,7 @@ from genmodels.data.loading import load_data
 from genmodels.data.registry import DATASETS, register_dataset
 from genmodels.data.spec import DataSpec, DataSplits, ImageSplit
 from genmodels.data.text import TEXT_DATASETS, TextSplit, TokenWindows
-from genmodels.data.tokenizers import BPETokenizer, CharTokenizer, Tokenizer, load_tokenizer
+from genmodels.data.tokenizers import BPETokenizer, CharTokenizer, SelfiesTokenizer, Tokenizer, load_tokenizer
 
 
 def list_datasets() -> dict[str, str]:
@@ -22,6 +22,7 @@ __all__ = [
     "DataSpec",
     "DataSplits",
     "ImageSplit",
+    "SelfiesTokenizer",
     "TextSplit",
     "TokenWindows",
     "Tokenizer",

@@ -28,7 +28,8 @@ class DataSpec:
     test_fraction: float = 0.1
     split_seed: int = 0
     tokenizer: str | None = None
-    """Text only: ``"char"`` (the default for text) or ``"bpe"`` (byte-level BPE, trained on the training split)."""
+    """Text only: ``"char"`` (the default for text), ``"selfies"`` (one token per SELFIES symbol) or ``"bpe"``
+    (byte-level BPE, trained on the training split)."""
     vocab_size: int | None = None
     """Text with the ``bpe`` tokenizer: vocabulary size (default 1024)."""
     context_length: int | None = None

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from genmodels.data.spec import DataSpec, DataSplits
-from genmodels.data.tokenizers import CharTokenizer, Tokenizer, train_tokenizer
+from genmodels.data.tokenizers import Tokenizer, train_tokenizer
 from genmodels.errors import DataError
 
 SHAKESPEARE_FILE = resources.files("genmodels.data") / "files" / "tinyshakespeare.txt.gz"
@@ -204,8 +204,8 @@ class Corpus:
 def load_text_data(spec: DataSpec, base_tokenizer: Tokenizer | None = None) -> DataSplits:
     """Tokenized, contiguous splits of a corpus, with the tokenizer trained on the training split.
 
-    With a ``base_tokenizer`` (fine-tuning), that vocabulary is kept: a character vocabulary is
-    extended by the training split's new characters, byte-level BPE covers any text as it is.
+    With a ``base_tokenizer`` (fine-tuning), that vocabulary is kept: a character or SELFIES vocabulary
+    is extended by the training split's new units, byte-level BPE covers any text as it is.
     """
     corpus = Corpus(spec.name)
     size = corpus.num_characters
@@ -218,15 +218,13 @@ def load_text_data(spec: DataSpec, base_tokenizer: Tokenizer | None = None) -> D
     }
     if base_tokenizer is None:
         tokenizer = train_tokenizer(spec.tokenizer or "char", corpus.chunks(0, n_train), spec.vocab_size)
-    elif isinstance(base_tokenizer, CharTokenizer):
-        tokenizer = base_tokenizer.extended(corpus.chunks(0, n_train))
     else:
-        tokenizer = base_tokenizer
+        tokenizer = base_tokenizer.extended(corpus.chunks(0, n_train))
     window = (spec.context_length or DEFAULT_CONTEXT_LENGTH) + 1
     dtype = np.uint16 if tokenizer.vocab_size <= np.iinfo(np.uint16).max else np.uint32
     cache = _cache_directory(spec, corpus, tokenizer) if spec.memory_map else None
-    if spec.line_rows and not isinstance(tokenizer, CharTokenizer):
-        raise DataError("line_rows needs the character tokenizer, whose line break is always a token of its own")
+    if spec.line_rows and not tokenizer.line_break_is_token:
+        raise DataError("line_rows needs a tokenizer whose line break is always a token of its own (char, selfies)")
     splits = {}
     for name, (start, stop) in bounds.items():
         tokens = _encode(corpus.chunks(start, stop), tokenizer, dtype, cache / f"{name}.bin" if cache else None)

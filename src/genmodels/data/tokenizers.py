@@ -1,4 +1,4 @@
-"""Text to token ids and back: characters, or byte-pair encoding through Hugging Face ``tokenizers``.
+"""Text to token ids and back: characters, SELFIES symbols, or byte-pair encoding through Hugging Face ``tokenizers``.
 
 Both are saved as ``tokenizer.json`` beside a sequence model's weights, so ``from_pretrained``
 restores the model and the vocabulary it was trained with together.
@@ -7,6 +7,7 @@ restores the model and the vocabulary it was trained with together.
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,7 +18,7 @@ from genmodels.errors import CheckpointError, DataError
 from genmodels.files import write_text_atomic
 
 TOKENIZER_FILE = "tokenizer.json"
-TOKENIZERS = ("char", "bpe")
+TOKENIZERS = ("char", "selfies", "bpe")
 UNKNOWN_CHARACTER = "\ufffd"
 """What the unknown token decodes to: Unicode's replacement character."""
 
@@ -26,6 +27,8 @@ class Tokenizer(ABC):
     kind: str = ""
     never_generated: tuple[int, ...] = ()
     """Ids a model must not produce when sampling (e.g. the unknown character)."""
+    line_break_is_token: bool = False
+    """Every line break is a token of its own, so text can be cut into lines in token space."""
 
     @property
     @abstractmethod
@@ -41,49 +44,61 @@ class Tokenizer(ABC):
     @abstractmethod
     def to_json(self) -> str: ...
 
+    def extended(self, texts: Iterable[str]) -> Tokenizer:
+        """This vocabulary, grown to cover ``texts`` where it can, old ids unchanged (for fine-tuning)."""
+        return self
+
     def save(self, directory: str | Path) -> Path:
         path = Path(directory) / TOKENIZER_FILE
         write_text_atomic(path, self.to_json())
         return path
 
 
-class CharTokenizer(Tokenizer):
-    """One token per character seen in the training text; id 0 stands for every character it has not seen."""
+class VocabularyTokenizer(Tokenizer):
+    """A list of units (characters, symbols) seen in the training text; id 0 stands for every unit it lacks."""
 
-    kind = "char"
     never_generated = (0,)
+    line_break_is_token = True
 
-    def __init__(self, characters: Iterable[str]) -> None:
-        # ids follow the given order, so an extended vocabulary keeps every old character's id
-        self.characters = [c for c in dict.fromkeys(characters) if c != UNKNOWN_CHARACTER]
-        if any(len(character) != 1 for character in self.characters):
-            raise ValueError("a character vocabulary holds single characters")
-        self.id_of = {character: index + 1 for index, character in enumerate(self.characters)}
-        self._lookup = np.array([UNKNOWN_CHARACTER, *self.characters])
+    def __init__(self, units: Iterable[str]) -> None:
+        # ids follow the given order, so an extended vocabulary keeps every old unit's id
+        self.units = [unit for unit in dict.fromkeys(units) if unit != UNKNOWN_CHARACTER]
+        for unit in self.units:
+            if self.split(unit) != [unit]:
+                raise ValueError(f"{unit!r} is not a single unit of a {self.kind} vocabulary")
+        self.id_of = {unit: index + 1 for index, unit in enumerate(self.units)}
+        self._lookup = np.array([UNKNOWN_CHARACTER, *self.units])
+
+    @staticmethod
+    @abstractmethod
+    def split(text: str) -> list[str]:
+        """``text`` as its units, in order."""
 
     @classmethod
-    def train(cls, texts: Iterable[str]) -> CharTokenizer:
+    def _units_of(cls, texts: Iterable[str]) -> set[str]:
         seen: set[str] = set()
         for text in texts:
-            seen.update(text)
+            seen.update(cls.split(text))
+        return seen
+
+    @classmethod
+    def train(cls, texts: Iterable[str]) -> VocabularyTokenizer:
+        seen = cls._units_of(texts)
         if not seen:
-            raise DataError("cannot build a character vocabulary from empty text")
+            raise DataError(f"cannot build a {cls.kind} vocabulary from empty text")
         return cls(sorted(seen))
 
-    def extended(self, texts: Iterable[str]) -> CharTokenizer:
-        """This vocabulary plus the characters of ``texts`` it lacks, appended: old ids are unchanged."""
-        seen: set[str] = set()
-        for text in texts:
-            seen.update(text)
-        return CharTokenizer([*self.characters, *sorted(seen - set(self.characters))])
+    def extended(self, texts: Iterable[str]) -> VocabularyTokenizer:
+        """This vocabulary plus the units of ``texts`` it lacks, appended: old ids are unchanged."""
+        return type(self)([*self.units, *sorted(self._units_of(texts) - set(self.units))])
 
     @property
     def vocab_size(self) -> int:
-        return len(self.characters) + 1
+        return len(self.units) + 1
 
     def encode(self, text: str) -> np.ndarray:
-        id_of = self.id_of
-        return np.fromiter((id_of.get(character, 0) for character in text), dtype=np.int64, count=len(text))
+        units, id_of = self.split(text), self.id_of
+        return np.fromiter((id_of.get(unit, 0) for unit in units), dtype=np.int64, count=len(units))
 
     def decode(self, ids: Iterable[int]) -> str:
         ids = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
@@ -91,8 +106,50 @@ class CharTokenizer(Tokenizer):
             raise ValueError(f"token ids must be in [0, {self.vocab_size}), got {ids.min()}..{ids.max()}")
         return "".join(self._lookup[ids])
 
+
+class CharTokenizer(VocabularyTokenizer):
+    """One token per character seen in the training text."""
+
+    kind = "char"
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        return list(text)
+
+    @property
+    def characters(self) -> list[str]:
+        return self.units
+
     def to_json(self) -> str:
-        return json.dumps({"type": "char", "characters": "".join(self.characters)}, ensure_ascii=False) + "\n"
+        return json.dumps({"type": "char", "characters": "".join(self.units)}, ensure_ascii=False) + "\n"
+
+
+SELFIES_SYMBOL = re.compile(r"\[[^\[\]\n]*\]|.", re.DOTALL)
+
+
+class SelfiesTokenizer(VocabularyTokenizer):
+    """One token per SELFIES symbol (``[C]``, ``[=Branch1]``, ...) and per character outside brackets (the line break).
+
+    A model over whole symbols can only write strings that SELFIES decodes to a valid molecule
+    (Krenn et al., 2020), where a character model would also have to learn the brackets.
+    """
+
+    kind = "selfies"
+    OUTSIDE_BRACKETS = ("\n", ".")
+    """The characters a vocabulary learns outside symbols: line breaks and the dot between fragments."""
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        return SELFIES_SYMBOL.findall(text)
+
+    @classmethod
+    def _units_of(cls, texts: Iterable[str]) -> set[str]:
+        # a stray character (a symbol cut where a split ends) stays unknown rather than becoming a token
+        units = super()._units_of(texts)
+        return {unit for unit in units if unit in cls.OUTSIDE_BRACKETS or (len(unit) > 1 and unit[0] == "[")}
+
+    def to_json(self) -> str:
+        return json.dumps({"type": "selfies", "symbols": self.units}, ensure_ascii=False) + "\n"
 
 
 class BPETokenizer(Tokenizer):
@@ -135,6 +192,8 @@ class BPETokenizer(Tokenizer):
 def train_tokenizer(kind: str, texts: Iterable[str], vocab_size: int | None = None) -> Tokenizer:
     if kind == "char":
         return CharTokenizer.train(texts)
+    if kind == "selfies":
+        return SelfiesTokenizer.train(texts)
     if kind == "bpe":
         return BPETokenizer.train(texts, vocab_size or 1024)
     raise DataError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, got {kind!r}")
@@ -152,6 +211,8 @@ def load_tokenizer(directory: str | Path) -> Tokenizer:
         raise CheckpointError(f"{path} is not valid JSON ({error}); the file is corrupt") from None
     if saved.get("type") == "char":
         return CharTokenizer(saved["characters"])
+    if saved.get("type") == "selfies":
+        return SelfiesTokenizer(saved["symbols"])
     from tokenizers import Tokenizer as HFTokenizer
 
     try:

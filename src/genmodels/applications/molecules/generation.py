@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genmodels.applications.molecules.smiles import canonicalize_all, from_selfies
+from genmodels.applications.molecules.smiles import canonicalize_all, from_selfies, to_selfies
 from genmodels.applications.molecules.syntax import SmilesSyntaxMask
 from genmodels.data.text import TextSplit
 from genmodels.models.sequence import SequenceModel
@@ -69,11 +69,21 @@ def sample_strings(
     return lines
 
 
+def representation_of(model: SequenceModel | SmilesVAE) -> str:
+    """``"selfies"`` for a model over SELFIES symbols (its tokenizer says so), else ``"smiles"``."""
+    return "selfies" if getattr(model.tokenizer, "kind", None) == "selfies" else "smiles"
+
+
 def as_smiles(lines: list[str], representation: str = "smiles") -> list[str]:
     """Generated lines as SMILES strings (SELFIES decoded); invalid ones stay in place as written."""
     if representation == "selfies":
         return [from_selfies(line) or line for line in lines]
     return lines
+
+
+def sample_smiles(model: SequenceModel | SmilesVAE, n: int, **sampling) -> list[str]:
+    """``n`` generated molecules as SMILES, whichever representation the model writes (see :func:`sample_strings`)."""
+    return as_smiles(sample_strings(model, n, **sampling), representation_of(model))
 
 
 @dataclass
@@ -100,8 +110,7 @@ def hill_climb(
     best: dict[str, float] = {}
     history = []
     for round_number in range(rounds):
-        lines = sample_strings(model, samples_per_round, seed=seed * 1000 + round_number)
-        canonical = canonicalize_all(lines, n_jobs=1)
+        canonical = canonicalize_all(sample_smiles(model, samples_per_round, seed=seed * 1000 + round_number), n_jobs=1)
         scored = {smiles: score(smiles) for smiles in canonical if smiles}
         scored = {smiles: value for smiles, value in scored.items() if value is not None}
         best.update(scored)
@@ -122,7 +131,8 @@ def hill_climb(
 
 def _fine_tune(model: SequenceModel, smiles: list[str], steps: int, learning_rate: float, seed: int) -> None:
     """A few steps of maximum likelihood on the given molecules, one per line, as in the training corpus."""
-    text = "\n" + "\n".join(smiles) + "\n"
+    lines = [to_selfies(molecule) for molecule in smiles] if representation_of(model) == "selfies" else smiles
+    text = "\n" + "\n".join(lines) + "\n"
     tokens = model.tokenizer.encode(text)
     window = min(model.config.data_shape[0], len(tokens) - 1)
     rows = TextSplit(tokens, len(text), window, sliding=True).tensors()

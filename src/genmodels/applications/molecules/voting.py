@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from genmodels.applications.molecules.generation import sample_strings
+from genmodels.applications.molecules.generation import representation_of, sample_strings
 from genmodels.applications.molecules.metrics import passes_filters
 from genmodels.applications.molecules.smiles import canonicalize_all, parse
 from genmodels.models.ensemble import borda_count
@@ -85,6 +85,8 @@ def vote_molecules(
     seed: int = 0,
 ) -> VoteResult:
     """``n`` molecules chosen by Borda count from ``candidates * n`` proposals of every member."""
+    if any(representation_of(member) != "smiles" for member in members):
+        raise ValueError("molecule voting scores SMILES lines by every member's likelihood: members must write SMILES")
     lines, sources = [], []
     for index, member in enumerate(members):
         proposed = sample_strings(member, n * candidates, max_length, seed=seed * 1000 + index)
