@@ -11,6 +11,7 @@ import torch
 from rdkit import Chem, DataStructs
 from rdkit.Chem import QED, Crippen, Descriptors, rdFingerprintGenerator
 from rdkit.Contrib.SA_Score import sascorer
+from tiny_generators import tiny_char_rnn
 from typer.testing import CliRunner
 
 from genmodels.applications.molecules.datasets import load_smiles
@@ -22,8 +23,6 @@ from genmodels.applications.molecules.voting import line_log_likelihood, vote_mo
 from genmodels.cli.main import app
 from genmodels.data import DataSpec, load_data
 from genmodels.errors import DataError
-from genmodels.models import CharRNN, CharRNNConfig
-from genmodels.training import Trainer, TrainerConfig
 
 DRUGS = ["CC(=O)Oc1ccccc1C(=O)O", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "c1ccccc1"]
 
@@ -100,14 +99,7 @@ def tiny_generator(tmp_path_factory):
     """A CharRNN that has learned a three-molecule corpus."""
     corpus = tmp_path_factory.mktemp("mols") / "three.smi"
     corpus.write_text("CCO\nc1ccccc1\nCCN\n" * 300, encoding="utf-8")
-    data = load_data(DataSpec(str(corpus), context_length=24))
-    torch.manual_seed(0)
-    model = CharRNN(CharRNNConfig(data_shape=data.data_shape, vocab_size=data.tokenizer.vocab_size, hidden_dim=64,
-                                  num_layers=1, dropout=0.0))  # fmt: skip
-    model.tokenizer = data.tokenizer
-    config = TrainerConfig(max_steps=150, batch_size=32, learning_rate=1e-2, progress_bar=False, tensorboard=False)
-    Trainer(config, tmp_path_factory.mktemp("train")).fit(model, data.train.tensors())
-    return model.eval()
+    return tiny_char_rnn(DataSpec(str(corpus), context_length=24), tmp_path_factory.mktemp("train"))
 
 
 def test_generation_is_seeded_and_yields_the_learned_molecules(tiny_generator):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import selfies
 import torch
+from tiny_generators import tiny_char_rnn
 from typer.testing import CliRunner
 
 from genmodels.applications.molecules.datasets import load_smiles
@@ -20,7 +21,6 @@ from genmodels.data import DataSpec, load_data
 from genmodels.data.tokenizers import UNKNOWN_CHARACTER, CharTokenizer, SelfiesTokenizer, load_tokenizer
 from genmodels.errors import DataError
 from genmodels.models import CharRNN, CharRNNConfig
-from genmodels.training import Trainer, TrainerConfig
 
 THREE = ["CCO", "c1ccccc1", "CCN"]
 
@@ -79,14 +79,8 @@ def test_corpus_as_symbol_windows_and_as_line_rows(selfies_corpus):
 @pytest.fixture(scope="module")
 def selfies_generator(selfies_corpus, tmp_path_factory):
     """A CharRNN over SELFIES symbols that has learned the three molecules."""
-    data = load_data(DataSpec(str(selfies_corpus), tokenizer="selfies", context_length=24))
-    torch.manual_seed(0)
-    model = CharRNN(CharRNNConfig(data_shape=data.data_shape, vocab_size=data.tokenizer.vocab_size, hidden_dim=64,
-                                  num_layers=1, dropout=0.0))  # fmt: skip
-    model.tokenizer = data.tokenizer
-    config = TrainerConfig(max_steps=150, batch_size=32, learning_rate=1e-2, progress_bar=False, tensorboard=False)
-    Trainer(config, tmp_path_factory.mktemp("train")).fit(model, data.train.tensors())
-    return model.eval()
+    spec = DataSpec(str(selfies_corpus), tokenizer="selfies", context_length=24)
+    return tiny_char_rnn(spec, tmp_path_factory.mktemp("train"))
 
 
 def test_generated_symbols_decode_to_the_learned_molecules(selfies_generator):
