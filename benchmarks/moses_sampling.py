@@ -7,10 +7,10 @@ Each model draws the same number of molecules with the same seed at every temper
 and once under :class:`~genmodels.applications.molecules.syntax.SmilesSyntaxMask`. Every invalid
 molecule is put in one class: unfinished (no line break within ``--max-length`` characters),
 syntax (RDKit cannot even read it), kekulisation (aromatic rings with an impossible electron
-count), valence, or other; a SELFIES model (no mask: it needs none) fails only by not finishing or
-by a line that decodes to no atom at all. With ``--moses``, novelty is against the full MOSES training set and
-FCD against the same seeded 20,000-molecule test subsample as ``moses_generators.py`` (both
-canonicalised by RDKit, as there).
+count), valence, or other. A SELFIES model samples without a mask (it needs none) and fails only
+by not finishing or by a line that decodes to no atom. With ``--moses``, novelty is against the
+full MOSES training set and FCD against the same seeded 20,000-molecule test subsample as
+``moses_generators.py`` (both canonicalised by RDKit, as there).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Text to token ids and back: characters, SELFIES symbols, or byte-pair encoding through Hugging Face ``tokenizers``.
 
-Both are saved as ``tokenizer.json`` beside a sequence model's weights, so ``from_pretrained``
+Each is saved as ``tokenizer.json`` beside a sequence model's weights, so ``from_pretrained``
 restores the model and the vocabulary it was trained with together.
 """
 
