@@ -10,9 +10,10 @@
 The corpus is the MOSES training set (1,584,663 SMILES, one per line, as distributed; with
 ``--representation selfies``, each written as SELFIES and tokenised by symbol). The model trains
 for the stated wall-clock budget (or ``--steps``, which machine load cannot change), generates
-30,000 molecules (temperature 1; the VAE decodes codes drawn from its prior), and the metrics are computed against the full MOSES test and
-scaffold-test sets (or, with ``--reference-size``, a seeded subsample of each: 20,000 by default,
-for time) and the full training set (novelty), as in Polykovskiy et al. (2020), Table 2.
+30,000 molecules (temperature 1; the VAE decodes codes drawn from its prior), and the metrics are
+computed against the full MOSES test and scaffold-test sets (or, with ``--reference-size``, a
+seeded subsample of each: 20,000 by default, for time) and the full training set (novelty), as in
+Polykovskiy et al. (2020), Table 2.
 Then it designs for QED by its own route (hill-climbing for the CharRNN, latent-space gradient
 ascent for the VAE) and reports the best novel molecules beside the best of the known ones.
 """
