@@ -122,8 +122,6 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="JSON [default: benchmarks/results/moses_<model>.json]")
     parser.add_argument("--keep-model", type=Path, help="also save the trained model here (to sample it again)")
     args = parser.parse_args()
-    if args.representation == "selfies" and args.model != "charrnn":
-        parser.error("--representation selfies is for the CharRNN (the VAE's latent design reads SMILES)")
     settings = sized(SETTINGS[args.model], args)
     suffix = "" if args.representation == "smiles" else f"_{args.representation}"
     output = args.output or Path(f"benchmarks/results/moses_{args.model}{suffix}.json")

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from genmodels.applications.molecules.datasets import load_smiles
 from genmodels.applications.molecules.generation import hill_climb, representation_of, sample_smiles, sample_strings
+from genmodels.applications.molecules.latent_optimization import optimize_latent
 from genmodels.applications.molecules.properties import objective
 from genmodels.applications.molecules.smiles import canonical, from_selfies, to_selfies
 from genmodels.applications.molecules.voting import vote_molecules
@@ -20,7 +21,8 @@ from genmodels.cli.main import app
 from genmodels.data import DataSpec, load_data
 from genmodels.data.tokenizers import UNKNOWN_CHARACTER, CharTokenizer, SelfiesTokenizer, load_tokenizer
 from genmodels.errors import DataError
-from genmodels.models import CharRNN, CharRNNConfig
+from genmodels.models import CharRNN, CharRNNConfig, SmilesVAE, SmilesVAEConfig
+from genmodels.training import Trainer, TrainerConfig
 
 THREE = ["CCO", "c1ccccc1", "CCN"]
 
@@ -111,6 +113,23 @@ def test_hill_climbing_tunes_a_selfies_generator_on_smiles_scores(selfies_genera
     result = hill_climb(model, score, rounds=2, samples_per_round=100, keep=1, steps_per_round=40)
     after = np.mean([score(smiles) or 0 for smiles in sample_smiles(model, 200, max_length=20, seed=1)])
     assert result.top[0][1] >= score("c1ccccc1") and after > before  # benzene or a valid heavier variant
+
+
+def test_a_selfies_vae_samples_and_designs_in_smiles(selfies_corpus, tmp_path):
+    data = load_data(DataSpec(str(selfies_corpus), tokenizer="selfies", line_rows=True, context_length=14))
+    torch.manual_seed(0)
+    sizes = {"embedding_dim": 16, "encoder_dim": 32, "decoder_dim": 64, "decoder_layers": 1, "latent_dim": 4}
+    model = SmilesVAE(SmilesVAEConfig(data.data_shape, data.tokenizer.vocab_size, kl_warmup_steps=100, **sizes))
+    model.tokenizer = data.tokenizer
+    config = TrainerConfig(max_steps=300, batch_size=32, learning_rate=1e-2, progress_bar=False, tensorboard=False)
+    Trainer(config, tmp_path).fit(model, data.train.tensors())
+    model.eval()
+    assert np.mean([smiles in THREE for smiles in sample_smiles(model, 100, seed=0)]) > 0.8
+    score = objective("weight")
+    result = optimize_latent(model, score, THREE * 4, starts=3, steps=10, step_size=0.5, decode_every=5)
+    start = result.history[0]  # the known molecules' codes (read as SELFIES) decode to those molecules
+    assert start["validity"] == 1.0 and start["novelty"] == 0.0
+    assert all(canonical(smiles) == smiles and value == score(smiles) for smiles, value in result.top)
 
 
 def test_molecule_voting_refuses_selfies_members(selfies_generator):

@@ -81,6 +81,11 @@ def as_smiles(lines: list[str], representation: str = "smiles") -> list[str]:
     return lines
 
 
+def in_representation(smiles: list[str], representation: str) -> list[str]:
+    """Valid SMILES written as a model of ``representation`` reads them (the inverse of :func:`as_smiles`)."""
+    return [to_selfies(molecule) for molecule in smiles] if representation == "selfies" else list(smiles)
+
+
 def sample_smiles(model: SequenceModel | SmilesVAE, n: int, **sampling) -> list[str]:
     """``n`` generated molecules as SMILES, whichever representation the model writes (see :func:`sample_strings`)."""
     return as_smiles(sample_strings(model, n, **sampling), representation_of(model))
@@ -131,8 +136,7 @@ def hill_climb(
 
 def _fine_tune(model: SequenceModel, smiles: list[str], steps: int, learning_rate: float, seed: int) -> None:
     """A few steps of maximum likelihood on the given molecules, one per line, as in the training corpus."""
-    lines = [to_selfies(molecule) for molecule in smiles] if representation_of(model) == "selfies" else smiles
-    text = "\n" + "\n".join(lines) + "\n"
+    text = "\n" + "\n".join(in_representation(smiles, representation_of(model))) + "\n"
     tokens = model.tokenizer.encode(text)
     window = min(model.config.data_shape[0], len(tokens) - 1)
     rows = TextSplit(tokens, len(text), window, sliding=True).tensors()

@@ -15,7 +15,12 @@ import torch
 from sklearn.metrics import r2_score
 from torch import nn
 
-from genmodels.applications.molecules.generation import OptimizationResult
+from genmodels.applications.molecules.generation import (
+    OptimizationResult,
+    as_smiles,
+    in_representation,
+    representation_of,
+)
 from genmodels.applications.molecules.smiles import canonicalize_all
 from genmodels.models.smiles_vae import SmilesVAE
 
@@ -70,7 +75,8 @@ def optimize_latent(
         raise ValueError(f"the objective scores {len(scored)} of the known molecules; at least 10 are needed")
     smiles, values = zip(*scored, strict=True)
     values = np.asarray(values, dtype=np.float64)
-    codes = torch.cat([model.encode_strings(list(smiles[i : i + 1000])) for i in range(0, len(smiles), 1000)]).cpu()
+    lines = in_representation(list(smiles), representation_of(model))
+    codes = torch.cat([model.encode_strings(lines[i : i + 1000]) for i in range(0, len(lines), 1000)]).cpu()
     predictor, r2 = fit_property_predictor(codes, values, seed=seed)
     for parameter in predictor.parameters():
         parameter.requires_grad_(False)
@@ -102,7 +108,8 @@ def _score_decoded(
     found: dict[str, float],
 ) -> dict[str, float]:
     """Decode codes greedily, score the valid molecules, add the novel ones to ``found``; summary of this step."""
-    canonical = canonicalize_all(model.decode_strings(z.to(model.device)), n_jobs=1)
+    decoded = as_smiles(model.decode_strings(z.to(model.device)), representation_of(model))
+    canonical = canonicalize_all(decoded, n_jobs=1)
     valid = [smiles for smiles in canonical if smiles]
     scores = {smiles: score(smiles) for smiles in set(valid)}
     scores = {smiles: value for smiles, value in scores.items() if value is not None}
