@@ -128,7 +128,7 @@ SELFIES_SYMBOL = re.compile(r"\[[^\[\]\n]*\]|.", re.DOTALL)
 
 
 class SelfiesTokenizer(VocabularyTokenizer):
-    """One token per SELFIES symbol (``[C]``, ``[=Branch1]``, ...) and per character outside brackets (the line break).
+    """One token per SELFIES symbol (``[C]``, ``[=Branch1]``, ...), per line break and per fragment dot.
 
     A model over whole symbols can only write strings that SELFIES decodes to a valid molecule
     (Krenn et al., 2020), where a character model would also have to learn the brackets.
