@@ -21,7 +21,7 @@ from genmodels.cli.main import app
 from genmodels.data import DataSpec, load_data
 from genmodels.data.tokenizers import UNKNOWN_CHARACTER, CharTokenizer, SelfiesTokenizer, load_tokenizer
 from genmodels.errors import DataError
-from genmodels.models import CharRNN, CharRNNConfig, SmilesVAE, SmilesVAEConfig
+from genmodels.models import GPT, CharRNN, CharRNNConfig, GPTConfig, SmilesVAE, SmilesVAEConfig
 from genmodels.training import Trainer, TrainerConfig
 
 THREE = ["CCO", "c1ccccc1", "CCN"]
@@ -92,12 +92,15 @@ def test_generated_symbols_decode_to_the_learned_molecules(selfies_generator):
     assert np.mean([molecule in THREE for molecule in smiles]) > 0.9
 
 
-def test_an_untrained_symbol_model_writes_only_decodable_strings():
+@pytest.mark.parametrize("family", ["charrnn", "gpt"])
+def test_an_untrained_symbol_model_writes_only_decodable_strings(family):
     """Whatever the weights, every line is a sequence of SELFIES symbols, which always decodes."""
     texts = [to_selfies(smiles) for smiles in load_smiles("moses", split="test").smiles[:200]]
     tokenizer = SelfiesTokenizer.train(["\n".join(texts)])  # a corpus: one molecule per line
     torch.manual_seed(0)
-    model = CharRNN(CharRNNConfig(data_shape=(32,), vocab_size=tokenizer.vocab_size, hidden_dim=32, num_layers=1))
+    shape = {"data_shape": (64,), "vocab_size": tokenizer.vocab_size}
+    model = (CharRNN(CharRNNConfig(**shape, hidden_dim=32, num_layers=1)) if family == "charrnn"
+             else GPT(GPTConfig(**shape, num_layers=1, num_heads=2, embedding_dim=32)))  # fmt: skip
     model.tokenizer = tokenizer
     lines = [line for line in sample_strings(model, 300, max_length=60, seed=0) if line]
     assert len(lines) > 100
