@@ -129,10 +129,11 @@ def main() -> None:
         corpus = Path(root) / "moses_train.smi"
         with gzip.open(args.moses / "train.csv.gz", "rt") as source:
             lines = [line.strip() for number, line in enumerate(source) if number]
-        if args.representation == "selfies":
+        selfies = args.representation == "selfies"
+        if selfies:
             lines = parallel_map(to_selfies, lines)
         corpus.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-        data = {"name": str(corpus), **settings["data"], "tokenizer": "selfies" if suffix else None}
+        data = {"name": str(corpus), **settings["data"], "tokenizer": "selfies" if selfies else None}
         budget = {"max_steps": args.steps, "max_seconds": None} if args.steps else {
             "max_steps": 1_000_000, "max_seconds": args.minutes * 60}  # fmt: skip
         trainer = {**settings["trainer"], **budget, "seed": args.seed, "precision": args.precision,

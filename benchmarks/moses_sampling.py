@@ -26,7 +26,7 @@ from rdkit import Chem
 
 import genmodels
 from genmodels.applications.molecules.datasets import load_smiles
-from genmodels.applications.molecules.generation import as_smiles, representation_of, sample_strings
+from genmodels.applications.molecules.generation import representation_of, sample_smiles
 from genmodels.applications.molecules.metrics import chemnet_statistics, frechet_chemnet_distance
 from genmodels.applications.molecules.smiles import canonicalize_all
 from genmodels.versions import software_versions
@@ -52,8 +52,8 @@ def measure(model, args: argparse.Namespace, temperature: float, syntax_mask: bo
     """One sampling setting: the MOSES validity, uniqueness, novelty and FCD/Test, and why molecules fail."""
     representation = representation_of(model)
     started = time.perf_counter()
-    lines = sample_strings(model, args.samples, args.max_length, temperature, seed=args.seed, syntax_mask=syntax_mask)
-    generated = as_smiles(lines, representation)
+    generated = sample_smiles(model, args.samples, max_length=args.max_length, temperature=temperature,
+                              seed=args.seed, syntax_mask=syntax_mask)  # fmt: skip
     seconds = time.perf_counter() - started
     canonical = canonicalize_all(generated)
     valid = [smiles for smiles in canonical if smiles]
