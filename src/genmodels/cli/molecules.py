@@ -85,9 +85,10 @@ def generate(
     from genmodels.applications.molecules.outputs import draw_grid, properties_table, write_sdf, write_smiles
     from genmodels.files import write_text_atomic
 
+    if representation is not None:
+        _check_representation(representation)  # before the model loads
     model = genmodels.load(run)
     representation = representation or representation_of(model)
-    _check_representation(representation)
     smiles = as_smiles(
         sample_strings(model, n, max_length, temperature, seed=seed, syntax_mask=syntax_mask), representation
     )
