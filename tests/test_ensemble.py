@@ -18,6 +18,8 @@ from genmodels.cli.main import app
 from genmodels.data import load_data
 from genmodels.models import GAN, Ensemble, GANConfig, ensemble_of
 from genmodels.models.ensemble import borda_count
+from genmodels.models.vote_realism import realism_reference, realism_scores
+from genmodels.models.vote_strata import quotas, stratified_selection
 from genmodels.runs import load_run_spec
 
 
@@ -100,6 +102,59 @@ def test_a_fitted_critic_votes_for_the_member_that_looks_like_the_data(tmp_path)
     assert again.fit_vote_critic(real, held_out, steps=300, check_every=50) == report
     with pytest.raises(ValueError, match="members only"):
         ensemble_of([gaussian(0.0, 1.0)]).fit_vote_critic(real, held_out)
+
+
+def test_realism_scores_follow_the_published_formula():
+    real = torch.tensor([[0.0], [1.0], [3.0], [10.0]])
+    rows, radii = realism_reference(real, neighbours=1)
+    assert torch.equal(rows, real) and torch.equal(radii, torch.tensor([1.0, 1.0, 2.0, 7.0]))  # 1-NN distances
+    scores = realism_scores(torch.tensor([[0.25], [2.5], [-4.0], [12.0]]), rows, radii)
+    # max_j r_j / ||x - y_j||: x = 2.5 is deepest in the ball of 3 (2 / 0.5), x = -4 nearest the wide ball of 10
+    assert torch.allclose(scores, torch.tensor([1 / 0.25, 2 / 0.5, 7 / 14.0, 7 / 2.0]))
+    with pytest.raises(ValueError, match="more than 5 real rows"):
+        realism_reference(real)
+
+
+def test_the_realism_voter_keeps_the_member_on_the_data(tmp_path):
+    real = torch.randn(1000, 2, generator=torch.Generator().manual_seed(12))
+    ensemble = ensemble_of([gaussian(4.0, 1.0), gaussian(0.0, 1.0)], strategy="vote", voters="realism")
+    with pytest.raises(RuntimeError, match="fit_vote_realism"):
+        ensemble.sample(4)
+    assert ensemble.fit_vote_realism(real, max_rows=600)["reference_rows"] == 600
+    samples = ensemble.sample(200, generator=torch.Generator().manual_seed(13))
+    assert (ensemble.last_sources == 1).float().mean() > 0.95
+    ensemble.save_pretrained(tmp_path)
+    restored = Ensemble.from_pretrained(tmp_path)
+    assert restored.config.num_voters == 1
+    assert torch.equal(restored.voter_scores(samples), ensemble.voter_scores(samples))
+    with pytest.raises(ValueError, match="does not vote by realism"):
+        ensemble_of([gaussian(0.0, 1.0)]).fit_vote_realism(real)
+
+
+def test_stratified_selection_fills_each_quota_with_its_best_then_the_best_of_the_rest():
+    order = torch.tensor([5, 0, 3, 1, 4, 2, 6])  # candidate 5 ranks best
+    strata = torch.tensor([0, 0, 1, 1, 1, 0, 0])  # candidates 2, 3, 4 lie in cell 1
+    assert torch.equal(quotas(torch.tensor([0.5, 0.5]), 3), torch.tensor([2, 1]))
+    assert torch.equal(stratified_selection(order, strata, torch.tensor([0.5, 0.5]), 4), torch.tensor([5, 0, 3, 4]))
+    # cell 1 wants 4 of 5 but has 3 candidates: the best remaining of cell 0 (candidate 0) fills the gap
+    assert torch.equal(stratified_selection(order, strata, torch.tensor([0.2, 0.8]), 5), torch.tensor([5, 0, 3, 4, 2]))
+
+
+def test_strata_keep_the_real_datas_shares_whatever_the_voters_prefer(tmp_path):
+    generator = torch.Generator().manual_seed(14)
+    real = torch.cat([torch.randn(300, 2, generator=generator) - 5, torch.randn(700, 2, generator=generator) + 5])
+    members = [gaussian(-5.0, 1.0), gaussian(5.0, 1.0)]
+    ensemble = ensemble_of(members, strategy="vote", candidates=2, vote_strata=2)
+    with pytest.raises(RuntimeError, match="fit_vote_strata"):
+        ensemble.sample(4)
+    assert sorted(ensemble.fit_vote_strata(real)) == pytest.approx([0.3, 0.7])
+    ensemble.voter_scores = lambda pool: -pool.flatten(1).mean(1)[None]  # alone, it would keep only samples near -5
+    samples = ensemble.sample(100, generator=torch.Generator().manual_seed(15))
+    assert int((samples[:, 0] > 0).sum()) == 70 and int((ensemble.last_sources == 1).sum()) == 70
+    ensemble.save_pretrained(tmp_path)
+    assert torch.equal(Ensemble.from_pretrained(tmp_path).strata_shares, ensemble.strata_shares)
+    with pytest.raises(ValueError, match="without strata"):
+        ensemble_of(members).fit_vote_strata(real)
 
 
 def test_borda_count_ignores_monotone_rescaling_of_a_voter():
@@ -205,6 +260,13 @@ def test_ensemble_commands(tmp_path):
     critic = ["ensemble", "create", *runs, "-o", str(tmp_path / "critic"), "--voters", "all", "--calibrate"]
     result = runner.invoke(app, critic)
     assert result.exit_code == 0 and "critic: held-out accuracy" in result.output, result.output
+    realism = ["ensemble", "create", *runs, "-o", str(tmp_path / "realism"), "--voters", "realism"]
+    result = runner.invoke(app, [*realism, "--vote-strata", "5"])
+    assert result.exit_code != 0 and "--calibrate" in result.output
+    result = runner.invoke(app, [*realism, "--vote-strata", "5", "--calibrate"])
+    assert result.exit_code == 0 and "strata: 5 cells" in result.output, result.output
+    by_realism = genmodels.load(tmp_path / "realism")
+    assert by_realism.config.realism_rows > 0 and float(by_realism.strata_shares.sum()) == pytest.approx(1.0)
     scored = ["ensemble", "create", *runs, "-o", str(tmp_path / "scored"), "--member-score", "critic"]
     result = runner.invoke(app, [*scored, "--member-score", "nll"])
     assert result.exit_code != 0 and "'nll' does not apply to a gan member" in str(result.exception)

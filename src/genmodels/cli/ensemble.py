@@ -34,13 +34,21 @@ def create(
     ] = None,
     aggregation: Annotated[str, typer.Option(help="Vote: borda, or majority of calibrated voters.")] = "borda",
     voters: Annotated[
-        str, typer.Option(help="Vote: members, a critic of real data against the pooled proposals, or all.")
+        str,
+        typer.Option(
+            help="Vote: members, a critic of real data against the pooled proposals, the realism score against "
+            "real rows, or all (members and critic)."
+        ),
     ] = "members",
+    vote_strata: Annotated[
+        int, typer.Option(help="Vote: k-means cells of real data whose shares the kept samples keep (0: none).")
+    ] = 0,
     calibrate: Annotated[
         bool,
         typer.Option(
             help="On the first run's data: fit the mixture weights by EM (members with likelihoods), the critic "
-            "(training split, validation to keep its best weights) and every voter's acceptance threshold."
+            "(training split, validation to keep its best weights), the realism voter's reference rows and the "
+            "strata (training split), and every voter's acceptance threshold."
         ),
     ] = False,
 ) -> None:
@@ -50,8 +58,10 @@ def create(
     from genmodels.models import ensemble_of
     from genmodels.runs import MODEL_DIR, RUN_FILE
 
-    if (aggregation == "majority" or voters != "members") and not calibrate:
-        raise typer.BadParameter("majority voting and a critic need --calibrate (they are fitted on real data)")
+    if (aggregation == "majority" or voters != "members" or vote_strata) and not calibrate:
+        raise typer.BadParameter(
+            "majority voting, a critic, the realism voter and strata need --calibrate (they are fitted on real data)"
+        )
     members = [genmodels.load(run) for run in runs]
     ensemble = ensemble_of(
         members,
@@ -62,6 +72,7 @@ def create(
         member_scores=tuple(member_score or ()),
         aggregation=aggregation,
         voters=voters,
+        vote_strata=vote_strata,
     )
     if calibrate:
         _calibrate(ensemble, runs[0], fit_weights=not weights)
@@ -75,15 +86,21 @@ def create(
 
 
 def _calibrate(ensemble, run: Path, fit_weights: bool) -> None:
-    """EM weights (unless given), the critic and voter thresholds on ``run``'s data (validation, and training)."""
+    """EM weights (unless given), critic, realism rows, strata and voter thresholds on ``run``'s data."""
     from genmodels.data import load_data
     from genmodels.runs import load_run_spec
 
     data = load_data(load_run_spec(run).data)
-    validation = data.validation.tensors()["x"]
+    train, validation = data.train.tensors()["x"], data.validation.tensors()["x"]
     if ensemble.critic is not None:
-        report = ensemble.fit_vote_critic(data.train.tensors()["x"], validation)
+        report = ensemble.fit_vote_critic(train, validation)
         console.print(f"critic: held-out accuracy {report['accuracy']:.3f}, logistic loss {report['loss']:.4f}")
+    if ensemble.config.voters == "realism":
+        kept = ensemble.fit_vote_realism(train)["reference_rows"]
+        console.print(f"realism voter: {kept} real reference rows")
+    if ensemble.config.vote_strata:
+        shares = ensemble.fit_vote_strata(train)
+        console.print(f"strata: {len(shares)} cells, largest share {max(shares):.3f}")
     if fit_weights and ensemble.log_prob_kind != "none":
         weights = ensemble.fit_weights(validation)
         console.print("mixture weights (EM): " + ", ".join(f"{weight:.3f}" for weight in weights))

@@ -15,7 +15,12 @@ Strategies, and what each assumes:
   well as all but ``vote_false_rejection`` of real held-out data (thresholds from
   :meth:`Ensemble.calibrate_votes`); candidates accepted by the most voters are kept, Borda breaking ties.
   With ``voters="critic"`` (or ``"all"``) a critic fitted on real data against the pooled proposals
-  (:meth:`Ensemble.fit_vote_critic`, :mod:`genmodels.models.vote_critic`) votes alone (or with the members).
+  (:meth:`Ensemble.fit_vote_critic`, :mod:`genmodels.models.vote_critic`) votes alone (or with the members);
+  with ``voters="realism"`` the realism score of each candidate against real rows
+  (:meth:`Ensemble.fit_vote_realism`, :mod:`genmodels.models.vote_realism`) votes alone.
+  With ``vote_strata`` k-means cells of real data (:meth:`Ensemble.fit_vote_strata`,
+  :mod:`genmodels.models.vote_strata`) each keep their share of real data among the kept samples, so
+  the voters choose within a kind of sample and cannot change the mix of kinds.
 - ``rejection``: members are picked as in the mixture; a GAN member's samples then pass discriminator
   rejection sampling (Azadi et al., 2019). It assumes a discriminator trained with the logistic
   (non-saturating) loss, whose logit estimates log p_data(x) / p_G(x); members trained with the
@@ -31,6 +36,7 @@ NLL of another), its NLL or critic by default.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,10 +49,13 @@ from genmodels.applications.anomaly.scores import SCORES, available_scores
 from genmodels.models.adversarial import AdversarialModel
 from genmodels.models.base import GenerativeModel, ModelConfig, get_model_class, register_model
 from genmodels.models.vote_critic import VoteCritic, fit_vote_critic
+from genmodels.models.vote_realism import realism_reference, realism_scores
+from genmodels.models.vote_strata import assign_strata, fit_strata, stratified_selection
 
 STRATEGIES = ("mixture", "vote", "rejection")
 AGGREGATIONS = ("borda", "majority")
-VOTERS = ("members", "critic", "all")
+VOTERS = ("members", "critic", "realism", "all")
+"""``all``: the members and the critic."""
 COMBINATIONS = ("mean", "rank")
 KIND_ORDER = ("none", "elbo", "importance_weighted", "exact")
 REFERENCE_QUANTILES = 1001
@@ -65,9 +74,16 @@ class EnsembleConfig(ModelConfig):
     aggregation: str = "borda"
     """For ``vote``: ``borda`` (sum of ranks) or ``majority`` (voters' calibrated acceptances, then Borda)."""
     voters: str = "members"
-    """For ``vote``: the members' likelihoods and discriminators, a fitted real-versus-pool ``critic``, or ``all``."""
+    """For ``vote``: the members' likelihoods and discriminators, a fitted real-versus-pool ``critic``, the
+    ``realism`` score against real rows, or ``all`` (members and critic)."""
     critic_hidden: int = 256
     """Width of the critic's two hidden layers."""
+    realism_neighbours: int = 5
+    """For the realism voter: k of the real rows' k-nearest-neighbour balls."""
+    realism_rows: int = 0
+    """Real reference rows the realism voter keeps, set by :meth:`Ensemble.fit_vote_realism` (sizes the saved rows)."""
+    vote_strata: int = 0
+    """For ``vote``: k-means cells of real data whose shares the kept samples keep; 0: no strata."""
     vote_false_rejection: float = 0.1
     """For ``majority``: the share of real held-out data each voter's acceptance threshold rejects."""
     vote_thresholds: tuple[float, ...] = ()
@@ -99,6 +115,8 @@ class EnsembleConfig(ModelConfig):
             raise ValueError(f"voters must be one of {', '.join(VOTERS)}, got {self.voters!r}")
         if self.critic_hidden < 1:
             raise ValueError(f"critic_hidden must be at least 1, got {self.critic_hidden}")
+        if self.realism_neighbours < 1 or self.realism_rows < 0 or self.vote_strata < 0:
+            raise ValueError("realism_neighbours must be positive, realism_rows and vote_strata non-negative")
         if self.vote_thresholds and len(self.vote_thresholds) != self.num_voters:
             raise ValueError(f"vote_thresholds must be one per voter ({self.num_voters}): {self.vote_thresholds}")
         if not 0 < self.rejection_percentile < 1 or self.rejection_burn_in < 1:
@@ -111,7 +129,8 @@ class EnsembleConfig(ModelConfig):
 
     @property
     def num_voters(self) -> int:
-        return (len(self.member_types) if self.voters != "critic" else 0) + (self.voters != "members")
+        members = len(self.member_types) if self.voters in ("members", "all") else 0
+        return members + (self.voters != "members")
 
 
 def ensemble_of(members: list[GenerativeModel], weights: list[float] | None = None, **settings: Any) -> Ensemble:
@@ -150,9 +169,16 @@ class Ensemble(GenerativeModel):
         weights = torch.tensor(config.weights or [1.0] * len(self.members), dtype=torch.float64)
         self.register_buffer("log_weights", (weights / weights.sum()).log().float())
         self.critic: VoteCritic | None = None
-        if config.voters != "members":
+        if config.voters in ("critic", "all"):
             self.critic = VoteCritic(tuple(config.data_shape), config.critic_hidden)
             self.register_buffer("critic_fitted", torch.tensor(False))
+        features = math.prod(config.data_shape)
+        if config.voters == "realism":
+            self.register_buffer("realism_reference", torch.zeros(config.realism_rows, features))
+            self.register_buffer("realism_radii", torch.zeros(config.realism_rows))
+        if config.vote_strata:
+            self.register_buffer("strata_centres", torch.zeros(config.vote_strata, features))
+            self.register_buffer("strata_shares", torch.zeros(config.vote_strata))
         self.last_sources: torch.Tensor | None = None
         self.last_acceptance: dict[int, float] = {}
         """For ``rejection``: the acceptance rate of each GAN member in the last call."""
@@ -288,8 +314,14 @@ class Ensemble(GenerativeModel):
         if majority:
             approvals = self.voter_approvals(votes)
             order = order[torch.argsort(approvals[order], descending=True, stable=True)]  # Borda within a count
-            self.last_approvals = approvals[order[:n]].cpu()
-        kept = order[:n]
+        if self.config.vote_strata:
+            if not bool(self.strata_shares.sum()):
+                raise RuntimeError("the vote keeps the shares of its strata once fitted: call fit_vote_strata(real)")
+            kept = stratified_selection(order, assign_strata(pool, self.strata_centres), self.strata_shares, n)
+        else:
+            kept = order[:n]
+        if majority:
+            self.last_approvals = approvals[kept].cpu()
         self.last_sources = sources[kept.cpu()]
         return pool[kept]
 
@@ -309,12 +341,13 @@ class Ensemble(GenerativeModel):
         """Every voter's preference for every candidate (higher = better), ``(voters, candidates)``.
 
         Members with a likelihood or bound vote with it; GAN members with their discriminator (the
-        negated anomaly score); the critic, when there is one, with its real-versus-pool logit.
+        negated anomaly score); the critic, when there is one, with its real-versus-pool logit; the
+        realism voter with the candidate's realism score against its real reference rows.
         """
         votes = []
         chunks = candidates.split(500)
         with torch.no_grad():
-            for member in self.members if self.config.voters != "critic" else ():
+            for member in self.members if self.config.voters in ("members", "all") else ():
                 if member.log_prob_kind != "none":
                     votes.append(torch.cat([member.log_prob(chunk) for chunk in chunks]))
                 else:
@@ -324,6 +357,10 @@ class Ensemble(GenerativeModel):
                     raise RuntimeError("the critic votes once fitted: call fit_vote_critic(real, real_validation)")
                 self.critic.eval()
                 votes.append(torch.cat([self.critic(chunk) for chunk in chunks]))
+            if self.config.voters == "realism":
+                if not self.config.realism_rows:
+                    raise RuntimeError("the realism voter needs real reference rows: call fit_vote_realism(real)")
+                votes.append(realism_scores(candidates, self.realism_reference, self.realism_radii))
         return torch.stack([vote.double() for vote in votes])
 
     def fit_vote_critic(self, real: torch.Tensor, real_validation: torch.Tensor, **settings: Any) -> dict[str, float]:
@@ -339,6 +376,27 @@ class Ensemble(GenerativeModel):
             report = fit_vote_critic(self.critic, real, real_validation, self._pooled_proposals, **settings)
         self.critic_fitted.fill_(True)
         return report
+
+    def fit_vote_realism(self, real: torch.Tensor, max_rows: int = 5000, seed: int = 0) -> dict[str, float]:
+        """Keep real rows and their k-th-neighbour radii (:func:`~genmodels.models.vote_realism.realism_reference`).
+
+        At most ``max_rows`` rows are kept (a seeded subset), all saved with the ensemble.
+        """
+        if self.config.voters != "realism":
+            raise ValueError('this ensemble does not vote by realism; create it with voters="realism"')
+        rows, radii = realism_reference(self.check_input(real), self.config.realism_neighbours, max_rows, seed)
+        self.realism_reference, self.realism_radii = rows.to(self.device), radii.to(self.device)
+        self.config.realism_rows = len(rows)
+        return {"reference_rows": len(rows), "median_radius": float(radii.median())}
+
+    def fit_vote_strata(self, real: torch.Tensor, seed: int = 0) -> list[float]:
+        """k-means cells of real rows and their shares (:func:`~genmodels.models.vote_strata.fit_strata`)."""
+        if not self.config.vote_strata:
+            raise ValueError("this ensemble votes without strata; create it with vote_strata > 0")
+        centres, shares = fit_strata(self.check_input(real), self.config.vote_strata, seed)
+        self.strata_centres.copy_(centres)
+        self.strata_shares.copy_(shares)
+        return shares.tolist()
 
     def _pooled_proposals(self, n: int) -> torch.Tensor:
         """``n`` samples, the members in equal shares (the vote's proposal pool), shuffled."""
