@@ -9,12 +9,16 @@
    per member per kept sample; voters: the GANs' discriminators and the VAE's importance-weighted
    log-likelihood with 20 samples; Borda count, and majority over thresholds calibrated on the
    validation images; then a critic of the training images against the pooled proposals, alone
-   and beside the members) and ``rejection`` (discriminator rejection sampling of the GAN
+   and beside the members; then the realism score against the training images, with and without
+   100 strata) and ``rejection`` (discriminator rejection sampling of the GAN
    members) draw 1,000 samples, judged against the 4,000 training images in the mnist5k feature
    network (fd, precision, recall, coverage), with the seconds per 1,000 samples as the extra cost.
    Phase ``comparable``: three conv VAEs of that kind (seeds 0, 1, 2), each alone, their mixture,
-   and the critic vote with 1, 2 or 4 candidates per member: members of one quality, where the
-   vote can only gain by choosing among good samples.
+   the critic vote with 1, 2 or 4 candidates per member, and the realism vote (4 per member) with
+   and without 100 strata (k-means cells of the training images, each keeping its share), with two
+   controls: the strata alone in a random order, and the best member alone under the same vote.
+   Every row on three draws of 1,000 samples, against the training and the held-out images, with
+   the median distance of the samples to their nearest training image.
 2. Mixture NLL (binarized mnist5k): a conv VAE and a MADE, weights fitted by EM on validation;
    test NLL of each member and of the mixture.
 3. Anomalies (one-class mnist5k, every digit): two VAEs and two MADEs (seeds 0 and 1) trained on
@@ -46,8 +50,11 @@ from genmodels.applications.molecules.generation import sample_strings
 from genmodels.applications.molecules.metrics import moses_metrics
 from genmodels.applications.molecules.voting import vote_molecules
 from genmodels.data import DataSpec, load_data
-from genmodels.evaluation.generated import evaluate_samples, real_data_floor
+from genmodels.evaluation.feature_network import load_feature_network
+from genmodels.evaluation.generated import draw_samples, evaluate_samples, held_out_images, real_data_floor
+from genmodels.evaluation.sample_quality import sample_quality
 from genmodels.models import ensemble_of
+from genmodels.models.vote_strata import assign_strata, stratified_selection
 from genmodels.runs import make_spec, train_run
 from genmodels.versions import software_versions
 
@@ -56,7 +63,13 @@ MOLECULES = 2000
 CANDIDATES = 4
 PHASES = ("images", "comparable", "anomalies", "molecules")
 VOTE_CANDIDATES = (1, 2, 4)
-"""Candidates per member per kept sample in the comparable-members phase: the vote's selection pressure."""
+"""Candidates per member per kept sample of the comparable phase's critic vote: its selection pressure."""
+DRAWS = (0, 1, 2)
+"""Seeds of the independent draws of ``SAMPLES`` every comparable-phase row is judged on."""
+STRATA = 100
+"""k-means cells of the training images whose shares the comparable phase's stratified votes keep."""
+MEAN_KEYS = ("fd_mnist5k", "precision", "recall", "coverage", "median_distance_to_nearest_training_image",
+             "sampling_seconds")  # fmt: skip
 IMAGE_STRATEGIES = (("mixture", "borda"), ("vote", "borda"), ("vote", "majority"), ("rejection", "borda"))
 MEMBER_SCORES = {"vae": ("nll", "reconstruction", "input_complexity"), "made": ("nll", "input_complexity")}
 ANOMALY_ENSEMBLES = {  # detectors: (member, its anomaly score)
@@ -141,6 +154,16 @@ def image_ensembles(seconds: float) -> dict:
         quality[name] = {**timed_quality(critic, grey), "critic": critic_report,
                          "kept_per_member": np.bincount(critic.last_sources.numpy(), minlength=3).tolist()}  # fmt: skip
         print(name, quality[name], flush=True)
+    realism = ensemble_of(list(ensemble.members), strategy="vote", voters="realism", candidates=CANDIDATES,
+                          vote_strata=STRATA)  # fmt: skip
+    realism.fit_vote_realism(grey.train.images)
+    realism.fit_vote_strata(grey.train.images)
+    for strata in (STRATA, 0):
+        realism.config.vote_strata = strata
+        name = "ensemble: vote (realism" + (f", {strata} strata)" if strata else ")")
+        quality[name] = timed_quality(realism, grey)
+        quality[name]["kept_per_member"] = np.bincount(realism.last_sources.numpy(), minlength=3).tolist()
+        print(name, quality[name], flush=True)
     for name in ("GAN seed 0", "GAN seed 1"):
         single = ensemble_of([members[name]], strategy="rejection")
         quality[f"{name} + rejection"] = timed_quality(single, grey)
@@ -162,29 +185,91 @@ def image_ensembles(seconds: float) -> dict:
 
 
 def comparable_ensembles(seconds: float) -> dict:
-    """Three conv VAEs of one kind (seeds 0-2): each alone, their mixture, and the critic vote at several pressures."""
+    """Three conv VAEs of one kind (seeds 0-2): each alone, their mixture, and votes by critic and by realism.
+
+    Every row is judged on the same three independent draws of 1,000 samples (``DRAWS``), against the
+    training images and against the held-out ones, with the distance of each sample to its nearest
+    training image (does the vote keep near-copies?). Controls: the strata with no voter (a random
+    order), and the best member alone under the realism vote with as many candidates as the ensemble's.
+    """
     grey = load_data(DataSpec("mnist5k"))
-    members, training, quality = [], {}, {}
+    network = load_feature_network("mnist5k")
+    members, training, quality = [], {}, {"real held-out images": judged(held_out_images(grey), grey, network)}
     data, config = {"name": "mnist5k", "binarize": False}, {"latent_dim": 20, "likelihood": "continuous_bernoulli"}
     for seed in (0, 1, 2):
         member, training[f"conv VAE seed {seed}"] = train(
             "conv-vae", data, config, {"batch_size": 100, "learning_rate": 1e-3}, seconds, seed
         )
         members.append(member)
-        quality[f"conv VAE seed {seed}"] = timed_quality(member, grey)
-    quality["ensemble: mixture, equal weights"] = timed_quality(ensemble_of(members), grey)
+        quality[f"conv VAE seed {seed}"] = over_draws(member, grey, network)
+    quality["mixture, equal weights"] = over_draws(ensemble_of(members), grey, network)
     critic = ensemble_of(members, strategy="vote", voters="critic")
     torch.manual_seed(0)
     critic_report = critic.fit_vote_critic(grey.train.images, grey.validation.images)
     for candidates in VOTE_CANDIDATES:
         critic.config.candidates = candidates
-        quality[f"ensemble: vote (critic), {candidates} per member"] = {
-            **timed_quality(critic, grey),
-            "kept_per_member": np.bincount(critic.last_sources.numpy(), minlength=3).tolist(),
-        }
+        quality[f"vote (critic), {candidates} per member"] = over_draws(critic, grey, network)
+    started = time.perf_counter()
+    realism = ensemble_of(members, strategy="vote", voters="realism", candidates=CANDIDATES, vote_strata=STRATA)
+    realism.fit_vote_realism(grey.train.images)
+    realism.fit_vote_strata(grey.train.images)
+    fitting_seconds = time.perf_counter() - started
+    quality[f"vote (realism, {STRATA} strata), {CANDIDATES} per member"] = over_draws(realism, grey, network)
+    quality[f"strata alone (random order), {CANDIDATES} per member"] = over_draws(
+        lambda seed: strata_alone(realism, seed), grey, network
+    )
+    realism.config.vote_strata = 0
+    quality[f"vote (realism), {CANDIDATES} per member"] = over_draws(realism, grey, network)
+    best = min(range(3), key=lambda k: quality[f"conv VAE seed {k}"]["mean"]["fd_mnist5k"])
+    alone = ensemble_of([members[best]], strategy="vote", voters="realism", candidates=3 * CANDIDATES,
+                        vote_strata=STRATA)  # fmt: skip
+    alone.fit_vote_realism(grey.train.images)
+    alone.fit_vote_strata(grey.train.images)
+    quality[f"best member (seed {best}) alone, vote (realism, {STRATA} strata), {3 * CANDIDATES} candidates"] = (
+        over_draws(alone, grey, network)
+    )
     for name, values in quality.items():
-        print(name, {key: value for key, value in values.items() if key != "seed"}, flush=True)
-    return {"training": training, "critic": critic_report, "sample_quality": quality}
+        print(name, {key: round(value, 3) for key, value in values.get("mean", {}).items()}, flush=True)
+    return {"training": training, "critic": critic_report, "realism_and_strata_fit_seconds": fitting_seconds,
+            "draws": list(DRAWS), "sample_quality": quality}  # fmt: skip
+
+
+def judged(samples: torch.Tensor, grey, network) -> dict:
+    """Metrics against the training images and the held-out ones; median distance to the nearest training image."""
+    held_out = sample_quality(network, held_out_images(grey), samples, metrics=("fd", "prd"))
+    train_rows = grey.train.images.flatten(1)
+    nearest = torch.cat([torch.cdist(chunk.flatten(1), train_rows).amin(1) for chunk in samples.split(1000)])
+    return {
+        **sample_quality(network, grey.train.images, samples),
+        "held_out_reference": {key: held_out[key] for key in ("fd_mnist5k", "precision", "recall")},
+        "median_distance_to_nearest_training_image": float(nearest.median()),
+    }
+
+
+def over_draws(model, grey, network) -> dict:
+    """``model`` (or a function of the seed returning samples) judged on each draw of ``DRAWS``, and the means."""
+    draws = []
+    for seed in DRAWS:
+        started = time.perf_counter()
+        samples = model(seed) if callable(model) and not isinstance(model, torch.nn.Module) else (
+            draw_samples(model, SAMPLES, seed))  # fmt: skip
+        row = {**judged(samples, grey, network), "seed": seed, "sampling_seconds": time.perf_counter() - started}
+        if getattr(model, "last_sources", None) is not None:
+            row["kept_per_member"] = np.bincount(model.last_sources.numpy(), minlength=len(model.members)).tolist()
+        draws.append(row)
+    means = {key: float(np.mean([row[key] for row in draws])) for key in MEAN_KEYS}
+    means.update({f"held_out_{key}": float(np.mean([row["held_out_reference"][key] for row in draws]))
+                  for key in ("fd_mnist5k", "precision", "recall")})  # fmt: skip
+    return {"mean": means, "draws": draws}
+
+
+def strata_alone(ensemble, seed: int) -> torch.Tensor:
+    """The vote's pool and strata with no voter: a random order, each stratum's quota of it."""
+    generator = torch.Generator().manual_seed(seed)
+    pool = torch.cat([member.sample(SAMPLES * CANDIDATES, generator=generator) for member in ensemble.members])
+    order = torch.randperm(len(pool), generator=generator)
+    strata = assign_strata(pool, ensemble.strata_centres)
+    return pool[stratified_selection(order, strata, ensemble.strata_shares, SAMPLES)]
 
 
 def anomaly_ensembles(classes: list[int]) -> dict:
