@@ -7,7 +7,7 @@ computed in the data space itself, so it needs no feature network and votes alik
 a non-parametric voter calibrated on real data, next to the members' likelihoods and the critic.
 Unlike the paper, every real row keeps its ball: leaving out the half with the largest balls (the
 paper's guard against outliers) made the mnist5k vote prefer the dense regions and lose recall
-(benchmarks/ensembles.py, docs/benchmarks.md).
+(an exploration described in docs/benchmarks.md, ensembles section).
 It rewards candidates close to real rows, so a member that copies its training data would win
 every vote; check novelty (distance to the nearest training row) beside it.
 """
