@@ -204,6 +204,7 @@ def train_run(spec: RunSpec, run_dir: str | Path, resume: bool = False) -> RunOu
         record = {**spec.to_dict(), "data_info": data.info, "versions": software_versions()}
         write_text_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
     fit = trainer.fit(model, data.train.tensors(), data.validation.tensors(), resume=resume)
+    _leave_process_group()
     if not fabric.is_global_zero:
         return None
     model = model.cpu().eval()
@@ -213,6 +214,17 @@ def train_run(spec: RunSpec, run_dir: str | Path, resume: bool = False) -> RunOu
     )
     report = write_run_report(run_dir, model, data, spec, fit)
     return RunOutcome(run_dir, model, data, fit, report)
+
+
+def _leave_process_group() -> None:
+    """End a DDP run's process group on every rank once training is done (nothing collective follows).
+
+    A rank that exits with the group alive can abort while gloo's threads are torn down (SIGABRT at
+    interpreter exit, pytorch/pytorch#190489), and Fabric's launcher then kills the main process
+    before it writes the model and report.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def _check_run_dir(spec: RunSpec, run_dir: Path, resume: bool) -> None:
