@@ -33,7 +33,7 @@ from genmodels.applications.anomaly.protocols import (
     one_class_split,
     train_on_normal,
 )
-from genmodels.versions import software_versions
+from genmodels.io.versions import software_versions
 
 IMAGE_MODELS = {
     "vae": (

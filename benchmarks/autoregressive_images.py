@@ -20,9 +20,9 @@ import torch
 
 from genmodels.data import DataSpec, load_data
 from genmodels.evaluation import evaluate_likelihood
+from genmodels.io.versions import software_versions
 from genmodels.models import build_model
 from genmodels.training import Trainer, TrainerConfig
-from genmodels.versions import software_versions
 
 MODELS = {
     "MADE, 1 mask": ("made", {"hidden_sizes": [500]}, {"batch_size": 100, "learning_rate": 1e-3}),

@@ -51,13 +51,13 @@ from genmodels.applications.molecules.generation import sample_strings
 from genmodels.applications.molecules.metrics import moses_metrics
 from genmodels.applications.molecules.voting import vote_molecules
 from genmodels.data import DataSpec, load_data
+from genmodels.ensembles import ensemble_of
+from genmodels.ensembles.voters.strata import assign_strata, stratified_selection
 from genmodels.evaluation.feature_network import load_feature_network
 from genmodels.evaluation.generated import draw_samples, evaluate_samples, held_out_images, real_data_floor
 from genmodels.evaluation.sample_quality import sample_quality
-from genmodels.models import ensemble_of
-from genmodels.models.vote_strata import assign_strata, stratified_selection
+from genmodels.io.versions import software_versions
 from genmodels.runs import make_spec, train_run
-from genmodels.versions import software_versions
 
 SAMPLES = 1000
 MOLECULES = 2000

@@ -22,8 +22,8 @@ import torch
 
 from genmodels.data import DataSpec, load_data
 from genmodels.evaluation.generated import evaluate_modes, evaluate_samples, real_data_floor
+from genmodels.io.versions import software_versions
 from genmodels.runs import make_spec, train_run
-from genmodels.versions import software_versions
 
 IMAGE_MODELS = {
     "MLP GAN": ("gan", {}, {"batch_size": 64}),

@@ -35,8 +35,8 @@ from genmodels.applications.molecules.latent_optimization import optimize_latent
 from genmodels.applications.molecules.metrics import moses_metrics
 from genmodels.applications.molecules.properties import objective
 from genmodels.applications.molecules.smiles import parallel_map, to_selfies
+from genmodels.io.versions import software_versions
 from genmodels.runs import make_spec, train_run
-from genmodels.versions import software_versions
 
 SETTINGS = {
     "charrnn": {

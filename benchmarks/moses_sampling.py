@@ -29,7 +29,7 @@ from genmodels.applications.molecules.datasets import load_smiles
 from genmodels.applications.molecules.generation import representation_of, sample_smiles
 from genmodels.applications.molecules.metrics import chemnet_statistics, frechet_chemnet_distance
 from genmodels.applications.molecules.smiles import canonicalize_all
-from genmodels.versions import software_versions
+from genmodels.io.versions import software_versions
 
 FAILURES = {"KekulizeException": "kekulisation", "AtomKekulizeException": "kekulisation",
             "AtomValenceException": "valence"}  # fmt: skip

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
+from genmodels.io.versions import software_versions
 from genmodels.runs import make_spec, train_run
 from genmodels.training.history import read_history
-from genmodels.versions import software_versions
 
 TARGET = 1.88
 TEXT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "text" / "tinyshakespeare.txt"

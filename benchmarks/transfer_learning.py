@@ -45,13 +45,13 @@ from genmodels.data import DataSpec, DataSplits, load_data
 from genmodels.data.text import Corpus
 from genmodels.evaluation import evaluate_likelihood
 from genmodels.evaluation.text import evaluate_text
-from genmodels.finetuning import adapt_to_data
+from genmodels.io.versions import software_versions
 from genmodels.models import build_model
 from genmodels.models.base import GenerativeModel
 from genmodels.runs import build_model_for, make_spec
 from genmodels.training import Trainer, TrainerConfig
 from genmodels.training.history import read_history
-from genmodels.versions import software_versions
+from genmodels.transfer.finetuning import adapt_to_data
 
 QUIET = {"progress_bar": False, "tensorboard": False, "checkpoint_every": 100_000}
 GPT = {"num_layers": 4, "num_heads": 4, "embedding_dim": 128, "positions": "rotary", "dropout": 0.0}

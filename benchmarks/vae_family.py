@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from genmodels.data import DataSpec, load_data
+from genmodels.io.versions import software_versions
 from genmodels.runs import make_spec, train_run
-from genmodels.versions import software_versions
 
 BUDGETS = {"mnist5k": 3000, "digits": 2000}
 BATCH_SIZE = 100

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from genmodels.applications.anomaly import Detector, anomaly_scores, available_scores, pixel_anomaly_map
 from genmodels.applications.anomaly.metrics import detection_metrics
 from genmodels.applications.anomaly.protocols import run_protocol
-from genmodels.applications.anomaly.scores import compressed_length_nats
 from genmodels.cli.main import app
 from genmodels.models import GAN, VAE, GANConfig, PixelCNN, PixelCNNConfig, VAEConfig
+from genmodels.models.input_complexity import compressed_length_nats
 from genmodels.training import Trainer, TrainerConfig
 
 

@@ -13,13 +13,15 @@ from typer.testing import CliRunner
 import genmodels
 from genmodels.applications.anomaly.detector import Detector
 from genmodels.applications.anomaly.metrics import detection_metrics
-from genmodels.applications.anomaly.scores import available_scores, compressed_length_nats
+from genmodels.applications.anomaly.scores import available_scores
 from genmodels.cli.main import app
 from genmodels.data import load_data
-from genmodels.models import GAN, Ensemble, GANConfig, ensemble_of
-from genmodels.models.ensemble import borda_count
-from genmodels.models.vote_realism import realism_reference, realism_scores
-from genmodels.models.vote_strata import quotas, stratified_selection
+from genmodels.ensembles import Ensemble, ensemble_of
+from genmodels.ensembles.ensemble import borda_count
+from genmodels.ensembles.voters.realism import realism_reference, realism_scores
+from genmodels.ensembles.voters.strata import quotas, stratified_selection
+from genmodels.models import GAN, GANConfig
+from genmodels.models.input_complexity import compressed_length_nats
 from genmodels.runs import load_run_spec
 
 

@@ -12,12 +12,12 @@ from genmodels.data import DataSpec, load_data
 from genmodels.data.spec import DataSplits, ImageSplit
 from genmodels.data.tokenizers import CharTokenizer
 from genmodels.errors import CheckpointError
-from genmodels.finetuning import adapt_to_data
 from genmodels.models import build_model
 from genmodels.models.base import GenerativeModel
-from genmodels.models.lora import LoRASettings, apply_lora, merge_lora
+from genmodels.nn.lora import LoRASettings, apply_lora, merge_lora
 from genmodels.training import Trainer, TrainerConfig
 from genmodels.training.freezing import first_blocks, part_parameters
+from genmodels.transfer.finetuning import adapt_to_data
 
 FAST = {"batch_size": 16, "val_every": 1000, "checkpoint_every": 1000, "progress_bar": False, "tensorboard": False}
 

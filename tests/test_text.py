@@ -17,7 +17,7 @@ from genmodels.data import text as text_module
 from genmodels.data.tokenizers import BPETokenizer, CharTokenizer, load_tokenizer
 from genmodels.errors import CheckpointError, DataError
 from genmodels.models import GPT, CharRNN, CharRNNConfig, GPTConfig
-from genmodels.models.token_choice import choose_next_tokens, restrict_logits
+from genmodels.models.autoregressive.token_choice import choose_next_tokens, restrict_logits
 
 UNICODE_TEXT = "naïve café — 東京 🙂👩‍👩‍👧 e\u0301\n\ttabs\r\nand ∑ maths; Ελληνικά, עברית, العربية"
 

@@ -6,16 +6,16 @@ import pytest
 import torch
 from torch import nn
 
-from genmodels.latent_tools import interpolate, reconstruct, slerp, traverse
+from genmodels.applications.latent_space import interpolate, reconstruct, slerp, traverse
 from genmodels.models import VAE, ConvVAE, ConvVAEConfig, VAEConfig
-from genmodels.models.base import register_model
-from genmodels.models.vae import VariationalAutoencoder
+from genmodels.models.registry import register_model
+from genmodels.models.vae import BaseVAE
 from genmodels.training import Trainer, TrainerConfig
 
 SHAPE = (1, 8, 8)
 
 
-class LinearGaussianVAE(VariationalAutoencoder):
+class LinearGaussianVAE(BaseVAE):
     """x = W z + b + noise: log p(x) is the Gaussian N(b, W W^T + diag(sigma^2)), known exactly."""
 
     def build_encoder(self) -> nn.Module:

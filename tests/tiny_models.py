@@ -9,7 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from genmodels.models.base import MODEL_REGISTRY, Batch, GenerativeModel, ModelConfig, register_model
+from genmodels.models.base import Batch, GenerativeModel, ModelConfig
+from genmodels.models.registry import MODEL_REGISTRY, register_model
 
 
 @dataclass

@@ -15,3 +15,7 @@ class CheckpointError(GenmodelsError, ValueError):
 
 class TrainingDivergedError(GenmodelsError, RuntimeError):
     """A loss became NaN or infinite; the weights were not updated with it."""
+
+
+class MissingExtraError(GenmodelsError, ImportError):
+    """A feature needs an optional dependency group that is not installed; the message names the extra."""

@@ -126,7 +126,7 @@ def score_rows(
 
     import genmodels
     from genmodels.applications.anomaly import Detector, column_anomaly_map
-    from genmodels.files import write_text_atomic
+    from genmodels.io.files import write_text_atomic
 
     model = genmodels.load(run)
     detector = Detector.load(model, run)
@@ -157,7 +157,7 @@ def evaluate(
     """AUROC, AUPRC and F1 at the threshold; a score histogram and the ROC curve as PNG."""
     import genmodels
     from genmodels.applications.anomaly import Detector, detection_metrics
-    from genmodels.files import write_text_atomic
+    from genmodels.io.files import write_text_atomic
     from genmodels.plotting.anomaly import plot_roc_curve, plot_score_histogram
 
     model = genmodels.load(run)
@@ -209,8 +209,8 @@ def protocol(
     """Run a standard protocol: every score of the model and the scikit-learn baselines on the same splits."""
     from genmodels.applications.anomaly.protocols import run_protocol
     from genmodels.cli.main import _parse_assignments
-    from genmodels.files import write_text_atomic
-    from genmodels.versions import software_versions
+    from genmodels.io.files import write_text_atomic
+    from genmodels.io.versions import software_versions
 
     sections = _parse_assignments(set_ or [])
     trainer = dict(sections["trainer"])

@@ -54,8 +54,8 @@ def create(
 ) -> None:
     """Save the members as one ensemble; its run.json reuses the first member's data, so evaluate works."""
     import genmodels
-    from genmodels.files import write_text_atomic
-    from genmodels.models import ensemble_of
+    from genmodels.ensembles import ensemble_of
+    from genmodels.io.files import write_text_atomic
     from genmodels.runs import MODEL_DIR, RUN_FILE
 
     if (aggregation == "majority" or voters != "members" or vote_strata) and not calibrate:

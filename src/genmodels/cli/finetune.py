@@ -87,7 +87,7 @@ def info(
     parts: Annotated[bool, typer.Option(help="Also list the parts that can be frozen.")] = False,
 ) -> None:
     """What a saved model is, what it was trained on, and its lineage back to the model it was tuned from."""
-    from genmodels.finetuning import locate_model_dir
+    from genmodels.transfer.finetuning import locate_model_dir
 
     directory = locate_model_dir(run)
     table = Table(title=f"model {directory}", show_header=False)
@@ -104,9 +104,9 @@ def info(
             layers = len(adapter["modules"])
             table.add_row(f"{prefix}LoRA", f"rank {adapter['rank']}, alpha {adapter['alpha']}, {layers} layers")
     if parts:
-        from genmodels.models.pretrained import load_pretrained
+        from genmodels.models.base import GenerativeModel
 
-        model = load_pretrained(directory)
+        model = GenerativeModel.from_pretrained(directory)
         for name, patterns in model.parameter_parts().items():
             table.add_row("part", f"{name}  ({', '.join(patterns)})")
     console.print(table)
@@ -114,7 +114,7 @@ def info(
 
 def _lineage(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
     """This model's saved config, then its base's, and so on (a missing base ends the chain, noted)."""
-    from genmodels.models.pretrained import read_config
+    from genmodels.models.saving import read_config
 
     chain, seen = [], set()
     while directory is not None and str(directory) not in seen:

@@ -274,10 +274,10 @@ def evaluate(
     import genmodels
     from genmodels.data import load_data
     from genmodels.evaluation.sample_quality import METRICS
-    from genmodels.files import write_text_atomic
-    from genmodels.reporting import evaluate_split
+    from genmodels.io.files import write_text_atomic
+    from genmodels.io.versions import software_versions
     from genmodels.runs import load_run_spec
-    from genmodels.versions import software_versions
+    from genmodels.runs.report import evaluate_split
 
     if split not in ("test", "validation"):
         raise typer.BadParameter(f"--split must be test or validation, got {split!r}")
@@ -330,8 +330,8 @@ def generate(
 ) -> None:
     """Generate text from a prompt, streaming a single sample to the terminal as it is produced."""
     import genmodels
-    from genmodels.files import write_text_atomic
-    from genmodels.models.sequence import SequenceModel
+    from genmodels.io.files import write_text_atomic
+    from genmodels.models.autoregressive.sequence import SequenceModel
 
     model = genmodels.load(run)
     if not isinstance(model, SequenceModel):
@@ -394,7 +394,7 @@ def reconstruct(
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file.")] = Path("reconstructions.png"),
 ) -> None:
     """Held-out images beside their reconstructions (pairs: original, reconstruction)."""
-    from genmodels.latent_tools import reconstruct as reconstruct_images
+    from genmodels.applications.latent_space import reconstruct as reconstruct_images
     from genmodels.plotting import save_image_grid
 
     model, held_out = _load_run_with_split(run, split)
@@ -416,7 +416,7 @@ def interpolate(
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file.")] = Path("interpolation.png"),
 ) -> None:
     """Decode the path between two held-out images' latent codes as an image strip."""
-    from genmodels.latent_tools import interpolate as interpolate_codes
+    from genmodels.applications.latent_space import interpolate as interpolate_codes
     from genmodels.plotting import save_image_grid
 
     model, held_out = _load_run_with_split(run, split)
@@ -441,7 +441,7 @@ def traverse(
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file.")] = Path("traversal.png"),
 ) -> None:
     """One row per latent dimension: that dimension swept from -3 to 3, the others fixed at the image's code."""
-    from genmodels.latent_tools import traverse as traverse_code
+    from genmodels.applications.latent_space import traverse as traverse_code
     from genmodels.plotting import save_image_grid
 
     model, held_out = _load_run_with_split(run, split)

@@ -83,7 +83,7 @@ def generate(
     import genmodels
     from genmodels.applications.molecules.generation import as_smiles, representation_of, sample_strings
     from genmodels.applications.molecules.outputs import draw_grid, properties_table, write_sdf, write_smiles
-    from genmodels.files import write_text_atomic
+    from genmodels.io.files import write_text_atomic
 
     if representation is not None:
         _check_representation(representation)  # before the model loads
@@ -124,7 +124,7 @@ def vote(
     from genmodels.applications.molecules.datasets import load_smiles
     from genmodels.applications.molecules.outputs import write_smiles
     from genmodels.applications.molecules.voting import vote_molecules
-    from genmodels.files import write_text_atomic
+    from genmodels.io.files import write_text_atomic
 
     members = [genmodels.load(run) for run in runs]
     known_set = set(load_smiles(known).smiles) if known else None
@@ -156,8 +156,8 @@ def evaluate(
     from genmodels.applications.molecules.datasets import load_smiles, read_smiles_strings
     from genmodels.applications.molecules.metrics import moses_metrics
     from genmodels.applications.molecules.outputs import plot_property_distributions, properties_table
-    from genmodels.files import write_text_atomic
-    from genmodels.versions import software_versions
+    from genmodels.io.files import write_text_atomic
+    from genmodels.io.versions import software_versions
 
     strings = read_smiles_strings(generated, column)
     is_moses = reference == "moses" or Path(reference).is_dir()
@@ -205,8 +205,8 @@ def optimize(
     from genmodels.applications.molecules.latent_optimization import optimize_latent
     from genmodels.applications.molecules.outputs import draw_grid, properties_table
     from genmodels.applications.molecules.properties import objective as make_objective
-    from genmodels.files import write_text_atomic
-    from genmodels.models.smiles_vae import SmilesVAE
+    from genmodels.io.files import write_text_atomic
+    from genmodels.models.vae.smiles import SmilesVAE
 
     score = make_objective(objective)
     model = genmodels.load(run)

@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
-from genmodels.dataclass_json import dataclass_from_dict
 from genmodels.errors import DataError
+from genmodels.io.dataclass_json import dataclass_from_dict
 
 
 @dataclass(frozen=True)

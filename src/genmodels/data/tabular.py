@@ -20,7 +20,7 @@ import torch
 
 from genmodels.data.spec import DataSpec, DataSplits, ImageSplit
 from genmodels.errors import DataError
-from genmodels.files import write_text_atomic
+from genmodels.io.files import write_text_atomic
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 PREPROCESSOR_FILE = "preprocessor.json"

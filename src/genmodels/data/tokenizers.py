@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from genmodels.errors import CheckpointError, DataError
-from genmodels.files import write_text_atomic
+from genmodels.io.files import write_text_atomic
 
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZERS = ("char", "selfies", "bpe")

@@ -29,8 +29,8 @@ from torch.nn import functional as F
 
 from genmodels.data import DataSpec, load_data
 from genmodels.errors import CheckpointError, DataError
-from genmodels.files import atomic_path, sha256_file, write_text_atomic
-from genmodels.versions import software_versions
+from genmodels.io.files import atomic_path, sha256_file, write_text_atomic
+from genmodels.io.versions import software_versions
 
 SHIPPED = resources.files("genmodels.evaluation") / "files" / "feature_networks"
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"

@@ -9,7 +9,7 @@ import torch
 
 from genmodels.data.text import TextSplit
 from genmodels.data.tokenizers import Tokenizer
-from genmodels.models.sequence import SequenceModel
+from genmodels.models.autoregressive.sequence import SequenceModel
 
 
 def evaluate_text(model: SequenceModel, split: TextSplit, tokenizer: Tokenizer, batch_size: int = 64) -> dict[str, Any]:

@@ -1,73 +1,57 @@
-"""Model families behind one interface; importing this package registers them all."""
+"""Model families behind one interface, one package per family.
 
-from genmodels.models.adversarial import AdversarialConfig, AdversarialModel
-from genmodels.models.base import (
-    MODEL_REGISTRY,
-    Batch,
-    GenerativeModel,
-    ModelConfig,
-    TrainingPhase,
-    build_model,
-    get_model_class,
-    register_model,
-)
-from genmodels.models.char_rnn import CharRNN, CharRNNConfig
-from genmodels.models.conv_vae import ConvVAE, ConvVAEConfig
-from genmodels.models.dcgan import DCGAN, WGANGP, DCGANConfig, WGANGPConfig
-from genmodels.models.ensemble import Ensemble, EnsembleConfig, ensemble_of
-from genmodels.models.gan import GAN, GANConfig
-from genmodels.models.gpt import GPT, GPTConfig
-from genmodels.models.made import MADE, MADEConfig
-from genmodels.models.pixelcnn import PixelCNN, PixelCNNConfig
-from genmodels.models.sequence import SequenceConfig, SequenceModel, TokenModel
-from genmodels.models.smiles_vae import SmilesVAE, SmilesVAEConfig
-from genmodels.models.table_layout import TableLayoutConfig, TableModel
-from genmodels.models.tabular_made import TabularMADE, TabularMADEConfig
-from genmodels.models.tabular_vae import TabularVAE, TabularVAEConfig
-from genmodels.models.vae import VAE, VAEConfig, VariationalAutoencoder
+- :mod:`genmodels.models.vae`: variational autoencoders (MLP, convolutional, SMILES).
+- :mod:`genmodels.models.gan`: GANs (MLP, DCGAN, WGAN-GP) and their adversarial losses.
+- :mod:`genmodels.models.autoregressive`: MADE, PixelCNN, GPT, CharRNN.
+- :mod:`genmodels.models.tabular`: tabular VAE and MADE over preprocessed tables.
 
-__all__ = [
-    "Ensemble",
-    "EnsembleConfig",
-    "ensemble_of",
-    "TableLayoutConfig",
-    "TableModel",
-    "TabularMADE",
-    "TabularMADEConfig",
-    "TabularVAE",
-    "TabularVAEConfig",
-    "MADE",
-    "MADEConfig",
-    "PixelCNN",
-    "PixelCNNConfig",
-    "CharRNN",
-    "CharRNNConfig",
-    "GPT",
-    "GPTConfig",
-    "SequenceConfig",
-    "SequenceModel",
-    "TokenModel",
-    "SmilesVAE",
-    "SmilesVAEConfig",
-    "AdversarialConfig",
-    "AdversarialModel",
-    "DCGAN",
-    "DCGANConfig",
-    "WGANGP",
-    "WGANGPConfig",
-    "GAN",
-    "ConvVAE",
-    "ConvVAEConfig",
-    "VariationalAutoencoder",
-    "MODEL_REGISTRY",
-    "VAE",
-    "Batch",
-    "GANConfig",
-    "GenerativeModel",
-    "ModelConfig",
-    "TrainingPhase",
-    "VAEConfig",
-    "build_model",
-    "get_model_class",
-    "register_model",
-]
+The interface is :class:`~genmodels.models.base.GenerativeModel`; names resolve to classes through
+:mod:`genmodels.models.registry`. Family classes are imported on first use.
+"""
+
+from genmodels.lazy import lazy_attributes
+
+_EXPORTS = {
+    "Batch": "genmodels.models.base",
+    "GenerativeModel": "genmodels.models.base",
+    "ModelConfig": "genmodels.models.base",
+    "TrainingPhase": "genmodels.models.base",
+    "MODEL_REGISTRY": "genmodels.models.registry",
+    "build_model": "genmodels.models.registry",
+    "get_model_class": "genmodels.models.registry",
+    "register_model": "genmodels.models.registry",
+    "BaseVAE": "genmodels.models.vae.base",
+    "VAEConfig": "genmodels.models.vae.base",
+    "VAE": "genmodels.models.vae.mlp",
+    "ConvVAE": "genmodels.models.vae.conv",
+    "ConvVAEConfig": "genmodels.models.vae.conv",
+    "SmilesVAE": "genmodels.models.vae.smiles",
+    "SmilesVAEConfig": "genmodels.models.vae.smiles",
+    "BaseGAN": "genmodels.models.gan.base",
+    "BaseGANConfig": "genmodels.models.gan.base",
+    "GAN": "genmodels.models.gan.mlp",
+    "GANConfig": "genmodels.models.gan.mlp",
+    "DCGAN": "genmodels.models.gan.dcgan",
+    "DCGANConfig": "genmodels.models.gan.dcgan",
+    "WGANGP": "genmodels.models.gan.dcgan",
+    "WGANGPConfig": "genmodels.models.gan.dcgan",
+    "MADE": "genmodels.models.autoregressive.made",
+    "MADEConfig": "genmodels.models.autoregressive.made",
+    "PixelCNN": "genmodels.models.autoregressive.pixelcnn",
+    "PixelCNNConfig": "genmodels.models.autoregressive.pixelcnn",
+    "SequenceConfig": "genmodels.models.autoregressive.sequence",
+    "SequenceModel": "genmodels.models.autoregressive.sequence",
+    "TokenModel": "genmodels.models.autoregressive.sequence",
+    "GPT": "genmodels.models.autoregressive.gpt",
+    "GPTConfig": "genmodels.models.autoregressive.gpt",
+    "CharRNN": "genmodels.models.autoregressive.char_rnn",
+    "CharRNNConfig": "genmodels.models.autoregressive.char_rnn",
+    "TableLayoutConfig": "genmodels.models.tabular.layout",
+    "TableModel": "genmodels.models.tabular.layout",
+    "TabularMADE": "genmodels.models.tabular.made",
+    "TabularMADEConfig": "genmodels.models.tabular.made",
+    "TabularVAE": "genmodels.models.tabular.vae",
+    "TabularVAEConfig": "genmodels.models.tabular.vae",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

@@ -10,16 +10,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from genmodels.dataclass_json import dataclass_from_dict
+from genmodels.io.dataclass_json import dataclass_from_dict
+from genmodels.models.input_complexity import compressed_length_nats
+from genmodels.models.saving import CONFIG_NAME, load_pretrained, save_pretrained
 
 Batch = Mapping[str, torch.Tensor]
 """A training batch: ``{"x": data}``, plus ``{"y": labels}`` where the data set has labels."""
@@ -165,6 +166,18 @@ class GenerativeModel(nn.Module, ABC):
         """
         return -self.log_prob(x)
 
+    def anomaly_scores(self) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+        """The named anomaly scores this model offers, each higher for less typical rows.
+
+        ``nll`` is :meth:`score`; models whose score is an NLL in nats over images also offer
+        ``input_complexity``, that NLL minus the image's compressed length (Serra et al., 2020).
+        Families add their own (a VAE's ``reconstruction``) or replace ``nll`` (a GAN's ``critic``).
+        """
+        scores: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"nll": self.score}
+        if self.score_is_nll and self.log_prob_kind != "none" and len(self.config.data_shape) == 3:
+            scores["input_complexity"] = lambda x: self.score(x).cpu() - compressed_length_nats(x)
+        return scores
+
     def calibrate_scores(self, x: torch.Tensor) -> dict[str, Any] | None:
         """Fit on normal rows what ``score`` needs to be on one scale (an ensemble's member references).
 
@@ -212,47 +225,17 @@ class GenerativeModel(nn.Module, ABC):
 
     def save_pretrained(self, directory: str | Any, **provenance: Any) -> None:
         """Write ``config.json`` and ``model.safetensors`` into ``directory`` (atomically)."""
-        from genmodels.models.pretrained import save_pretrained
-
         save_pretrained(self, directory, **provenance)
 
     @classmethod
     def from_pretrained(cls, directory: str | Any, map_location: str | torch.device = "cpu") -> GenerativeModel:
         """Load a model saved with :meth:`save_pretrained`; refuses files of another model type."""
-        from genmodels.models.pretrained import load_pretrained
-
         return load_pretrained(directory, expected_class=cls, map_location=map_location)
 
 
-def name_matches(name: str, patterns: Iterable[str]) -> bool:
-    """Whether a parameter or module name falls under a pattern (``fnmatch``, or a module prefix of it)."""
-    return any(fnmatchcase(name, pattern) or fnmatchcase(name, f"{pattern}.*") for pattern in patterns)
-
-
-MODEL_REGISTRY: dict[str, type[GenerativeModel]] = {}
-
-
-def register_model(name: str):
-    """Class decorator: make a model available to configs and the CLI under ``name``."""
-
-    def register(cls: type[GenerativeModel]) -> type[GenerativeModel]:
-        if name in MODEL_REGISTRY and MODEL_REGISTRY[name] is not cls:
-            raise ValueError(f"a model named {name!r} is already registered ({MODEL_REGISTRY[name].__name__})")
-        cls.model_type = name
-        MODEL_REGISTRY[name] = cls
-        return cls
-
-    return register
-
-
-def get_model_class(name: str) -> type[GenerativeModel]:
-    try:
-        return MODEL_REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"no model named {name!r}; registered models: {', '.join(sorted(MODEL_REGISTRY))}") from None
-
-
-def build_model(name: str, **config_values: Any) -> GenerativeModel:
-    """Instantiate a registered model from plain config values (as found in JSON)."""
-    cls = get_model_class(name)
-    return cls(cls.config_class.from_dict(config_values))
+def load(path: str | Path, map_location: str | torch.device = "cpu") -> GenerativeModel:
+    """Load a saved model: a ``save_pretrained`` directory, or a run directory (its ``model/``)."""
+    path = Path(path)
+    if not (path / CONFIG_NAME).is_file() and (path / "model" / CONFIG_NAME).is_file():
+        path = path / "model"
+    return GenerativeModel.from_pretrained(path, map_location=map_location)

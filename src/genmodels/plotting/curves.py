@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from genmodels.training.history import read_history
-
 
 def plot_training_curves(history_path: str | Path, path: str | Path) -> Path:
-    rows = read_history(history_path)
+    with Path(history_path).open(newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
     if not rows:
         raise ValueError(f"{history_path} has no rows to plot")
     metrics = [name for name in rows[0] if name not in ("step", "split", "learning_rate", "seconds")]

@@ -17,7 +17,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from genmodels.errors import CheckpointError
-from genmodels.files import atomic_path
+from genmodels.io.files import atomic_path
 
 _STATE_KEY = "genmodels_training_state"
 

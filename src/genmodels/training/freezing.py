@@ -6,7 +6,8 @@ from collections.abc import Iterable
 
 from torch import nn
 
-from genmodels.models.base import GenerativeModel, name_matches
+from genmodels.models.base import GenerativeModel
+from genmodels.nn.parameter_names import name_matches
 
 
 def part_parameters(model: GenerativeModel, part: str) -> dict[str, nn.Parameter]:

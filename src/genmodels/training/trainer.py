@@ -21,7 +21,7 @@ from lightning_fabric import Fabric
 from lightning_fabric.loggers import TensorBoardLogger
 
 from genmodels.errors import CheckpointError, TrainingDivergedError
-from genmodels.files import atomic_path
+from genmodels.io.files import atomic_path
 from genmodels.models.base import GenerativeModel, TrainingPhase
 from genmodels.training.batches import BatchSchedule, take
 from genmodels.training.checkpoint import TrainingCheckpoint, load_checkpoint, save_checkpoint

@@ -3,7 +3,7 @@
 from genmodels.applications.anomaly.detector import Detector
 from genmodels.applications.anomaly.metrics import detection_metrics
 from genmodels.applications.anomaly.scores import (
-    SCORES,
+    SCORE_DESCRIPTIONS,
     anomaly_scores,
     available_scores,
     column_anomaly_map,
@@ -11,7 +11,7 @@ from genmodels.applications.anomaly.scores import (
 )
 
 __all__ = [
-    "SCORES",
+    "SCORE_DESCRIPTIONS",
     "Detector",
     "anomaly_scores",
     "available_scores",

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from genmodels.applications.anomaly.scores import anomaly_scores
-from genmodels.files import write_text_atomic
+from genmodels.io.files import write_text_atomic
 from genmodels.models.base import GenerativeModel
 
 DETECTOR_FILE = "detector.json"

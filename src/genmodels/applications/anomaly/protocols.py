@@ -26,7 +26,8 @@ from genmodels.applications.anomaly.scores import available_scores
 from genmodels.data import load_data
 from genmodels.data.spec import DataSpec
 from genmodels.data.tabular import TabularPreprocessor
-from genmodels.models.base import GenerativeModel, get_model_class
+from genmodels.models.base import GenerativeModel
+from genmodels.models.registry import get_model_class
 from genmodels.training import Trainer, TrainerConfig
 
 BASELINES = ("isolation_forest", "one_class_svm")

@@ -19,8 +19,8 @@ import torch
 from genmodels.applications.molecules.smiles import canonicalize_all, from_selfies, to_selfies
 from genmodels.applications.molecules.syntax import SmilesSyntaxMask
 from genmodels.data.text import TextSplit
-from genmodels.models.sequence import SequenceModel
-from genmodels.models.smiles_vae import SmilesVAE
+from genmodels.models.autoregressive.sequence import SequenceModel
+from genmodels.models.vae.smiles import SmilesVAE
 from genmodels.training import Trainer, TrainerConfig
 
 

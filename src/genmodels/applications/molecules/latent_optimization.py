@@ -22,7 +22,7 @@ from genmodels.applications.molecules.generation import (
     representation_of,
 )
 from genmodels.applications.molecules.smiles import canonicalize_all
-from genmodels.models.smiles_vae import SmilesVAE
+from genmodels.models.vae.smiles import SmilesVAE
 
 
 def fit_property_predictor(

@@ -12,7 +12,7 @@ from rdkit.Chem import Draw
 
 from genmodels.applications.molecules.properties import PROPERTY_FUNCTIONS, molecule_properties
 from genmodels.applications.molecules.smiles import parse
-from genmodels.files import atomic_path, write_text_atomic
+from genmodels.io.files import atomic_path, write_text_atomic
 
 
 def write_smiles(smiles: list[str], path: str | Path) -> Path:

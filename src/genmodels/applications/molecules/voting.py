@@ -23,9 +23,9 @@ import torch
 from genmodels.applications.molecules.generation import representation_of, sample_strings
 from genmodels.applications.molecules.metrics import passes_filters
 from genmodels.applications.molecules.smiles import canonicalize_all, parse
-from genmodels.models.ensemble import borda_count
-from genmodels.models.sequence import SequenceModel, TokenModel
-from genmodels.models.smiles_vae import SmilesVAE
+from genmodels.ensembles.ensemble import borda_count
+from genmodels.models.autoregressive.sequence import SequenceModel, TokenModel
+from genmodels.models.vae.smiles import SmilesVAE
 
 
 @dataclass

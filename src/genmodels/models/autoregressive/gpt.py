@@ -14,8 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genmodels.models.base import register_model
-from genmodels.models.sequence import SequenceConfig, SequenceModel
+from genmodels.models.autoregressive.sequence import SequenceConfig, SequenceModel
+from genmodels.models.registry import register_model
 
 POSITIONS = ("learned", "rotary")
 

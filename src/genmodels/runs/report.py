@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from genmodels.applications.latent_space import has_latent_space, reconstruct
 from genmodels.data import DataSplits
 from genmodels.data.synthetic import MIXTURES
 from genmodels.evaluation import evaluate_likelihood, evaluate_losses
@@ -17,17 +18,16 @@ from genmodels.evaluation.feature_network import feature_network_directory
 from genmodels.evaluation.generated import MODE_SAMPLES, draw_samples, evaluate_modes, evaluate_samples
 from genmodels.evaluation.sample_quality import METRICS
 from genmodels.evaluation.text import evaluate_text
-from genmodels.files import write_text_atomic
-from genmodels.latent_tools import has_latent_space, reconstruct
+from genmodels.io.files import write_text_atomic
+from genmodels.io.versions import software_versions
+from genmodels.models.autoregressive.sequence import SequenceModel
 from genmodels.models.base import GenerativeModel
-from genmodels.models.sequence import SequenceModel
-from genmodels.models.smiles_vae import SmilesVAE
+from genmodels.models.vae.smiles import SmilesVAE
 from genmodels.plotting import plot_latent_map, plot_points, plot_training_curves, save_image_grid, save_manifold_grid
 from genmodels.training.trainer import HISTORY_NAME
-from genmodels.versions import software_versions
 
 if TYPE_CHECKING:
-    from genmodels.runs import RunSpec
+    from genmodels.runs.spec import RunSpec
     from genmodels.training import FitResult
 
 REPORT_FILE = "report.json"

@@ -1,9 +1,9 @@
 """A training run as a directory: its spec, logs, checkpoints, final model, pictures and report.
 
-Layout of ``RUN/``: ``run.json`` (what was asked: model, data, trainer, seed, versions),
-``history.csv`` and ``tensorboard/`` (logs), ``checkpoints/last.safetensors`` (resume),
-``model/`` (``save_pretrained`` format), ``report.json`` and the PNGs written by
-:mod:`genmodels.reporting`.
+Layout of ``RUN/``: ``run.json`` (what was asked: model, data, trainer, seed, versions; see
+:mod:`genmodels.runs.spec`), ``history.csv`` and ``tensorboard/`` (logs), ``checkpoints/last.safetensors``
+(resume), ``model/`` (``save_pretrained`` format), ``report.json`` and the PNGs written by
+:mod:`genmodels.runs.report`.
 """
 
 from __future__ import annotations
@@ -16,108 +16,19 @@ from typing import Any
 import torch
 from lightning_fabric.utilities.rank_zero import rank_zero_only
 
-from genmodels.data import DataSpec, DataSplits, load_data
+from genmodels.data import DataSplits, load_data
 from genmodels.errors import CheckpointError, DataError
-from genmodels.files import write_text_atomic
-from genmodels.finetuning import BaseModel, adapt_to_data, load_base, locate_base
-from genmodels.models.base import GenerativeModel, get_model_class
-from genmodels.models.lora import LoRASettings, apply_lora
-from genmodels.models.sequence import SequenceModel, TokenModel
-from genmodels.models.table_layout import TableModel
-from genmodels.reporting import write_run_report
-from genmodels.training import FitResult, Trainer, TrainerConfig
-from genmodels.training.freezing import first_blocks
-from genmodels.versions import software_versions
-
-RUN_FILE = "run.json"
-MODEL_DIR = "model"
-# Settings that may change when a run is resumed: they do not change what was computed so far.
-RESUMABLE_CHANGES = {"max_steps", "max_seconds", "progress_bar"}
-# What a fine-tuning run takes from its base run unless told otherwise: how data is prepared, how it trains.
-INHERITED_DATA = {"binarize", "image_size", "channels", "context_length"}
-INHERITED_TRAINER = {"batch_size", "optimizer", "betas", "weight_decay", "gradient_clip_norm", "precision"}
-
-
-@dataclass
-class RunSpec:
-    """Everything that defines a run; saved as ``run.json`` so it can be repeated exactly."""
-
-    model: str
-    model_config: dict[str, Any]
-    data: DataSpec
-    trainer: TrainerConfig
-    finetune: dict[str, Any] | None = None
-    """Fine-tuning: ``{"base": BaseModel.to_dict(), "lora": {"rank", "alpha", "targets"} or None}``."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "model_config": self.model_config,
-            "data": self.data.to_dict(),
-            "trainer": self.trainer.to_dict(),
-            **({"finetune": self.finetune} if self.finetune else {}),
-        }
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> RunSpec:
-        return cls(
-            model=values["model"],
-            model_config=dict(values.get("model_config", {})),
-            data=DataSpec.from_dict(values["data"]),
-            trainer=TrainerConfig.from_dict(values.get("trainer", {})),
-            finetune=values.get("finetune"),
-        )
-
-
-def make_spec(
-    model: str,
-    data: dict[str, Any],
-    model_config: dict[str, Any] | None = None,
-    trainer: dict[str, Any] | None = None,
-) -> RunSpec:
-    """A spec from user settings, filling what the user left out with the family's recommendations."""
-    model_class = get_model_class(model)
-    return RunSpec(
-        model=model,
-        model_config=dict(model_config or {}),
-        data=DataSpec.from_dict({**model_class.recommended_data, **data}),
-        trainer=TrainerConfig.from_dict({**model_class.recommended_training, **(trainer or {})}),
-    )
-
-
-def finetune_spec(
-    base: str | Path,
-    data: dict[str, Any],
-    model_config: dict[str, Any] | None = None,
-    trainer: dict[str, Any] | None = None,
-    lora: dict[str, Any] | None = None,
-    freeze_first: int = 0,
-) -> RunSpec:
-    """A spec that starts from a saved model (a run or model directory) and tunes it on ``data``.
-
-    Data preparation (binarization, image size, context length) and trainer settings default to the
-    base run's; ``freeze_first`` freezes that many of the family's repeated blocks, input side first.
-    """
-    located = locate_base(base)
-    model_class = get_model_class(located.model_type)
-    inherited_data: dict[str, Any] = {}
-    inherited_trainer: dict[str, Any] = {}
-    base_run = Path(located.path).parent / RUN_FILE
-    if base_run.is_file():
-        saved = RunSpec.from_dict(json.loads(base_run.read_text(encoding="utf-8")))
-        inherited_data = {key: value for key, value in saved.data.to_dict().items() if key in INHERITED_DATA}
-        inherited_trainer = {key: value for key, value in saved.trainer.to_dict().items() if key in INHERITED_TRAINER}
-    trainer = {**model_class.recommended_training, **inherited_trainer, **(trainer or {})}
-    if freeze_first:
-        blocks = first_blocks(load_base(located), freeze_first)
-        trainer["freeze"] = [*blocks, *trainer.get("freeze", ())]
-    return RunSpec(
-        model=located.model_type,
-        model_config=dict(model_config or {}),
-        data=DataSpec.from_dict({**model_class.recommended_data, **inherited_data, **data}),
-        trainer=TrainerConfig.from_dict(trainer),
-        finetune={"base": located.to_dict(), "lora": lora},
-    )
+from genmodels.io.files import write_text_atomic
+from genmodels.io.versions import software_versions
+from genmodels.models.autoregressive.sequence import SequenceModel, TokenModel
+from genmodels.models.base import GenerativeModel
+from genmodels.models.registry import get_model_class
+from genmodels.models.tabular.layout import TableModel
+from genmodels.nn.lora import LoRASettings, apply_lora
+from genmodels.runs.report import write_run_report
+from genmodels.runs.spec import MODEL_DIR, RESUMABLE_CHANGES, RUN_FILE, RunSpec
+from genmodels.training import FitResult, Trainer
+from genmodels.transfer.finetuning import BaseModel, adapt_to_data, load_base
 
 
 def build_model_for(spec: RunSpec, data: DataSplits, base: GenerativeModel | None = None) -> GenerativeModel:
@@ -256,20 +167,3 @@ def _differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "
         elif json.dumps(old) != json.dumps(new):
             names.append(f"{prefix}{key}")
     return names
-
-
-def load_run_spec(run_dir: str | Path) -> RunSpec:
-    path = Path(run_dir) / RUN_FILE
-    if not path.is_file():
-        raise CheckpointError(f"{run_dir} is not a run directory: {RUN_FILE} is missing")
-    return RunSpec.from_dict(json.loads(path.read_text(encoding="utf-8")))
-
-
-def default_run_dir(model: str, data: str, root: str | Path = "runs") -> Path:
-    """``runs/MODEL-DATA``, numbered so an earlier run is never overwritten."""
-    base = Path(root) / f"{model}-{Path(data).name}"
-    candidate, number = base, 1
-    while candidate.exists():
-        number += 1
-        candidate = base.with_name(f"{base.name}-{number}")
-    return candidate

@@ -24,9 +24,10 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from genmodels.models.base import Batch, ModelConfig, register_model
-from genmodels.models.sequence import TokenModel
-from genmodels.models.token_choice import choose_next_tokens
+from genmodels.models.autoregressive.sequence import TokenModel
+from genmodels.models.autoregressive.token_choice import choose_next_tokens
+from genmodels.models.base import Batch, ModelConfig
+from genmodels.models.registry import register_model
 
 LOG_2PI = math.log(2 * math.pi)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -26,7 +27,7 @@ from torch import nn
 from torch.distributions import ContinuousBernoulli
 from torch.nn import functional as F
 
-from genmodels.models.base import Batch, GenerativeModel, ModelConfig, register_model
+from genmodels.models.base import Batch, GenerativeModel, ModelConfig
 
 LIKELIHOODS = ("bernoulli", "continuous_bernoulli", "gaussian")
 OBJECTIVES = ("elbo", "iwae")
@@ -64,7 +65,7 @@ class VAEConfig(ModelConfig):
             raise ValueError("importance sample counts must be at least 1")
 
 
-class VariationalAutoencoder(GenerativeModel):
+class BaseVAE(GenerativeModel):
     """Base of the VAE family: ``log_prob`` is the importance-weighted estimate, ``elbo`` the standard bound."""
 
     config_class = VAEConfig
@@ -254,6 +255,22 @@ class VariationalAutoencoder(GenerativeModel):
         """Negative importance-weighted log-likelihood (unconditional models)."""
         return -self.log_prob(x)
 
+    def reconstruction_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Squared error per element between ``x`` and the decoded posterior mean: ``(batch, *data_shape)``."""
+        z_mean, _ = self.encode(x)
+        return (self.decode(z_mean) - self.check_input(x)).pow(2)
+
+    def anomaly_scores(self) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+        """``nll`` plus ``negative_elbo`` (single-sample, seeded by the caller) and ``reconstruction`` error."""
+        scores = super().anomaly_scores()
+        scores["negative_elbo"] = lambda x: -self.elbo(x)
+        scores["reconstruction"] = lambda x: self.reconstruction_map(x).flatten(1).sum(1)
+        return {
+            name: scores[name]
+            for name in ("nll", "negative_elbo", "reconstruction", "input_complexity")
+            if name in scores
+        }
+
     def _sample(
         self, n: int, generator: torch.Generator | None, labels: torch.Tensor | int | None = None, **controls: Any
     ) -> torch.Tensor:
@@ -269,20 +286,3 @@ class VariationalAutoencoder(GenerativeModel):
             labels = torch.as_tensor(labels, device=self.device).long().expand(n)
         z = torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)
         return self.decode(z, labels)
-
-
-@register_model("vae")
-class VAE(VariationalAutoencoder):
-    """MLP VAE as in the founding example: Dense(hidden) ReLU encoder and decoder."""
-
-    def build_encoder(self) -> nn.Module:
-        return nn.Sequential(
-            nn.Flatten(), nn.Linear(math.prod(self.config.data_shape), self.config.hidden_dim), nn.ReLU()
-        )
-
-    def build_decoder(self, input_dim: int) -> nn.Module:
-        return nn.Sequential(
-            nn.Linear(input_dim, self.config.hidden_dim),
-            nn.ReLU(),
-            nn.Linear(self.config.hidden_dim, math.prod(self.config.data_shape)),
-        )

@@ -16,8 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genmodels.models.base import ModelConfig, register_model
-from genmodels.models.pixel_likelihood import (
+from genmodels.models.autoregressive.pixels import (
     AutoregressiveImageModel,
     check_pixel_levels,
     class_labels,
@@ -26,6 +25,8 @@ from genmodels.models.pixel_likelihood import (
     pixel_targets,
     sample_pixels,
 )
+from genmodels.models.base import ModelConfig
+from genmodels.models.registry import register_model
 
 
 @dataclass

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from genmodels.models.base import GenerativeModel, name_matches
+from genmodels.nn.parameter_names import name_matches
 
 ADAPTED_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
 ADAPTER_KEY = ".parametrizations.weight.0."
@@ -63,22 +63,26 @@ class LoRASettings:
         }
 
 
-def apply_lora(model: GenerativeModel, settings: LoRASettings) -> GenerativeModel:
-    """Freeze ``model`` and adapt the weights of its matching linear and convolution layers, in place."""
+def apply_lora(model: nn.Module, settings: LoRASettings) -> nn.Module:
+    """Freeze ``model`` and adapt the weights of its matching linear and convolution layers, in place.
+
+    Without ``settings.targets`` the model's ``lora_targets`` (a family's default) choose the layers, or every layer.
+    """
     if getattr(model, "lora", None) is not None:
         raise ValueError("this model already carries LoRA adapters")
     if settings.rank < 1 or settings.alpha <= 0:
         raise ValueError(f"LoRA needs rank >= 1 and alpha > 0, got rank {settings.rank}, alpha {settings.alpha}")
-    targets = settings.targets if settings.targets is not None else model.lora_targets
+    targets = settings.targets if settings.targets is not None else getattr(model, "lora_targets", ("*",))
+    kind = getattr(model, "model_type", type(model).__name__)
     layers = {name: module for name, module in model.named_modules() if isinstance(module, ADAPTED_TYPES)}
     chosen = settings.modules or [name for name in layers if name_matches(name, targets)]
     if not chosen:
-        raise ValueError(f"no linear or convolution layer of this {model.model_type} matches LoRA targets {targets}")
+        raise ValueError(f"no linear or convolution layer of this {kind} matches LoRA targets {targets}")
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     for name in chosen:
         if name not in layers:
-            raise ValueError(f"{name!r} is not a linear or convolution layer of this {model.model_type}")
+            raise ValueError(f"{name!r} is not a linear or convolution layer of this {kind}")
         update = LowRankUpdate(layers[name].weight, settings.rank, settings.alpha)
         parametrize.register_parametrization(layers[name], "weight", update)
     settings.modules = chosen
@@ -86,12 +90,12 @@ def apply_lora(model: GenerativeModel, settings: LoRASettings) -> GenerativeMode
     return model
 
 
-def adapter_state_dict(model: GenerativeModel) -> dict[str, torch.Tensor]:
+def adapter_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """Only the LoRA factors, by their names in the adapted model."""
     return {name: tensor for name, tensor in model.state_dict().items() if ADAPTER_KEY in name}
 
 
-def merge_lora(model: GenerativeModel) -> GenerativeModel:
+def merge_lora(model: nn.Module) -> nn.Module:
     """Fold every update into its weight: a plain model of the base architecture, no adapters left."""
     settings = getattr(model, "lora", None)
     if settings is None:

@@ -3,7 +3,7 @@
 Generator: latent 100 -> Dense 128 ReLU -> Dense Tanh, reshaped to the data's shape. Discriminator:
 Dense 128 LeakyReLU(0.2) -> 1 logit, trained with the numerically stable logits loss
 (``binary_cross_entropy_with_logits``), the generator with the non-saturating loss. Every option of
-:class:`~genmodels.models.adversarial.AdversarialConfig` (hinge or Wasserstein loss, penalties,
+:class:`~genmodels.models.gan.base.BaseGANConfig` (hinge or Wasserstein loss, penalties,
 spectral norm, EMA, labels) applies; the defaults are the founding example's. Works on any data
 shape, e.g. the 2-D points of the ``grid25`` and ``ring8`` mode-collapse test beds.
 """
@@ -15,19 +15,19 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from genmodels.models.adversarial import AdversarialConfig, AdversarialModel
-from genmodels.models.base import register_model
+from genmodels.models.gan.base import BaseGAN, BaseGANConfig
+from genmodels.models.registry import register_model
 
 
 @dataclass
-class GANConfig(AdversarialConfig):
+class GANConfig(BaseGANConfig):
     generator_hidden_dim: int = 128
     discriminator_hidden_dim: int = 128
 
 
 @register_model("gan")
-class GAN(AdversarialModel):
-    """MLP GAN (see :class:`~genmodels.models.adversarial.AdversarialModel` for losses and scoring)."""
+class GAN(BaseGAN):
+    """MLP GAN (see :class:`~genmodels.models.gan.base.BaseGAN` for losses and scoring)."""
 
     config_class = GANConfig
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from genmodels.models.base import register_model
-from genmodels.models.vae import VAEConfig, VariationalAutoencoder
+from genmodels.models.registry import register_model
+from genmodels.models.vae.base import BaseVAE, VAEConfig
 
 
 @dataclass
@@ -36,7 +36,7 @@ class ConvVAEConfig(VAEConfig):
 
 
 @register_model("conv-vae")
-class ConvVAE(VariationalAutoencoder):
+class ConvVAE(BaseVAE):
     """Convolutional VAE for grey or colour images; same likelihoods, bounds and options as the MLP VAE."""
 
     config_class = ConvVAEConfig

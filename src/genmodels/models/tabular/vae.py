@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 import torch
 from torch.nn import functional as F
 
-from genmodels.models.base import register_model
-from genmodels.models.table_layout import TableLayoutConfig, TableModel
-from genmodels.models.vae import VAE, VAEConfig
+from genmodels.models.registry import register_model
+from genmodels.models.tabular.layout import TableLayoutConfig, TableModel
+from genmodels.models.vae.base import VAEConfig
+from genmodels.models.vae.mlp import VAE
 
 
 @dataclass

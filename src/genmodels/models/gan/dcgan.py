@@ -14,14 +14,14 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from genmodels.models.adversarial import AdversarialConfig, AdversarialModel
-from genmodels.models.base import register_model
+from genmodels.models.gan.base import BaseGAN, BaseGANConfig
+from genmodels.models.registry import register_model
 
 DISCRIMINATOR_NORMS = ("batch", "layer", "none")
 
 
 @dataclass
-class DCGANConfig(AdversarialConfig):
+class DCGANConfig(BaseGANConfig):
     generator_channels: int = 64
     discriminator_channels: int = 64
     discriminator_norm: str = "batch"
@@ -44,7 +44,7 @@ class DCGANConfig(AdversarialConfig):
 
 
 @register_model("dcgan")
-class DCGAN(AdversarialModel):
+class DCGAN(BaseGAN):
     """Convolutional GAN; sampling uses the EMA generator by default (``ema_decay`` 0.999)."""
 
     config_class = DCGANConfig

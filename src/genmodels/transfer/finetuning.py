@@ -19,10 +19,11 @@ import torch
 
 from genmodels.data import DataSplits
 from genmodels.errors import CheckpointError
-from genmodels.files import sha256_file
-from genmodels.models.base import GenerativeModel, name_matches
-from genmodels.models.pretrained import CONFIG_NAME, WEIGHTS_NAME, load_pretrained, read_config
-from genmodels.models.sequence import SequenceModel
+from genmodels.io.files import sha256_file
+from genmodels.models.autoregressive.sequence import SequenceModel
+from genmodels.models.base import GenerativeModel
+from genmodels.models.saving import CONFIG_NAME, WEIGHTS_NAME, read_config
+from genmodels.nn.parameter_names import name_matches
 
 RUN_MODEL_DIR = "model"
 
@@ -65,7 +66,7 @@ def load_base(base: BaseModel) -> GenerativeModel:
     """
     if read_config(base.path).get("weights_sha256") != base.weights_sha256:
         raise CheckpointError(f"the base model in {base.path} has changed since this run was set up (SHA-256 differs)")
-    return load_pretrained(base.path).train()
+    return GenerativeModel.from_pretrained(base.path).train()
 
 
 def adapt_to_data(base: GenerativeModel, data: DataSplits, overrides: dict[str, Any] | None = None) -> GenerativeModel:

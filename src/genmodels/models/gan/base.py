@@ -17,7 +17,7 @@ when ``ema_decay`` > 0 (Karras et al., 2018; Yazici et al., 2019).
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -40,7 +40,7 @@ UNHEALTHY_VALIDATIONS = 3
 
 
 @dataclass
-class AdversarialConfig(ModelConfig):
+class BaseGANConfig(ModelConfig):
     latent_dim: int = 100
     loss: str = "nonsaturating"
     """``nonsaturating``, ``hinge`` or ``wasserstein``."""
@@ -69,7 +69,7 @@ class AdversarialConfig(ModelConfig):
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 
 
-class AdversarialModel(GenerativeModel):
+class BaseGAN(GenerativeModel):
     """A GAN: an implicit model, so no ``log_prob``.
 
     ``score(x)`` is the negated discriminator (critic) output, a heuristic anomaly score: a
@@ -77,7 +77,8 @@ class AdversarialModel(GenerativeModel):
     anomalies only as well as it learned the data's support.
     """
 
-    config_class = AdversarialConfig
+    config_class = BaseGANConfig
+    score_is_nll = False
     conditioning_parts: ClassVar[tuple[str, ...]] = ("label_projection",)
     recommended_training: ClassVar[dict[str, Any]] = {"learning_rate": 2e-4, "betas": (0.5, 0.999), "monitor": None}
 
@@ -305,5 +306,10 @@ class AdversarialModel(GenerativeModel):
         return (self.generate(z, labels, use_ema=use_ema) + 1.0) / 2.0
 
     def score(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The negated discriminator or critic output: a heuristic anomaly score, not an NLL."""
         with self.evaluating(), torch.no_grad():
             return -self.discriminate(self.check_input(x) * 2.0 - 1.0, labels)
+
+    def anomaly_scores(self) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+        """Only ``critic``: a GAN has no likelihood to offer as ``nll``."""
+        return {"critic": self.score}

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genmodels.models.base import register_model
-from genmodels.models.sequence import SequenceConfig, SequenceModel
+from genmodels.models.autoregressive.sequence import SequenceConfig, SequenceModel
+from genmodels.models.registry import register_model
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 

@@ -18,8 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genmodels.models.base import ModelConfig, register_model
-from genmodels.models.pixel_likelihood import (
+from genmodels.models.autoregressive.pixels import (
     AutoregressiveImageModel,
     check_pixel_levels,
     class_labels,
@@ -28,6 +27,9 @@ from genmodels.models.pixel_likelihood import (
     pixel_targets,
     sample_pixels,
 )
+from genmodels.models.base import ModelConfig
+from genmodels.models.registry import register_model
+from genmodels.nn.masked import MaskedLinear, made_masks
 
 
 @dataclass
@@ -50,30 +52,6 @@ class MADEConfig(ModelConfig):
         check_pixel_levels(self.pixel_levels)
         if not 1 <= self.ensemble_masks <= self.num_masks:
             raise ValueError(f"ensemble_masks must be in 1..num_masks ({self.num_masks}), got {self.ensemble_masks}")
-
-
-class MaskedLinear(nn.Linear):
-    """A linear layer whose weight is multiplied by a 0/1 mask ``(out, in)`` chosen per call."""
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight * mask, self.bias)
-
-
-def made_masks(
-    dimensions: int, hidden_sizes: tuple[int, ...], ordering: np.ndarray, rng: np.random.Generator
-) -> list[np.ndarray]:
-    """Masks of one MADE connectivity; ``ordering[d]`` is the position of input d in the chain rule (0-based).
-
-    Hidden unit k of layer l gets a degree m(k) in [min degree below, D - 2]; it may see units of
-    degree <= m(k), and output d may see hidden units of degree < ordering[d].
-    """
-    degrees = [ordering]
-    for size in hidden_sizes:
-        low = min(int(degrees[-1].min()), dimensions - 2)
-        degrees.append(rng.integers(low, max(dimensions - 1, low + 1), size=size))
-    masks = [(later[:, None] >= earlier[None, :]) for earlier, later in zip(degrees[:-1], degrees[1:], strict=True)]
-    masks.append(ordering[:, None] > degrees[-1][None, :])
-    return [mask.astype(np.float32) for mask in masks]
 
 
 @register_model("made")

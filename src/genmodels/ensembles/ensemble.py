@@ -15,11 +15,11 @@ Strategies, and what each assumes:
   well as all but ``vote_false_rejection`` of real held-out data (thresholds from
   :meth:`Ensemble.calibrate_votes`); candidates accepted by the most voters are kept, Borda breaking ties.
   With ``voters="critic"`` (or ``"all"``) a critic fitted on real data against the pooled proposals
-  (:meth:`Ensemble.fit_vote_critic`, :mod:`genmodels.models.vote_critic`) votes alone (or with the members);
+  (:meth:`Ensemble.fit_vote_critic`, :mod:`genmodels.ensembles.voters.critic`) votes alone (or with the members);
   with ``voters="realism"`` the realism score of each candidate against real rows
-  (:meth:`Ensemble.fit_vote_realism`, :mod:`genmodels.models.vote_realism`) votes alone.
+  (:meth:`Ensemble.fit_vote_realism`, :mod:`genmodels.ensembles.voters.realism`) votes alone.
   With ``vote_strata`` k-means cells of real data (:meth:`Ensemble.fit_vote_strata`,
-  :mod:`genmodels.models.vote_strata`) each keep their share of real data among the kept samples, so
+  :mod:`genmodels.ensembles.voters.strata`) each keep their share of real data among the kept samples, so
   the voters choose within a kind of sample and cannot change the mix of kinds.
 - ``rejection``: members are picked as in the mixture; a GAN member's samples then pass discriminator
   rejection sampling (Azadi et al., 2019). It assumes a discriminator trained with the logistic
@@ -38,19 +38,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from scipy.stats import rankdata
 from torch import nn
 
-from genmodels.applications.anomaly.scores import SCORES, available_scores
-from genmodels.models.adversarial import AdversarialModel
-from genmodels.models.base import GenerativeModel, ModelConfig, get_model_class, register_model
-from genmodels.models.vote_critic import VoteCritic, fit_vote_critic
-from genmodels.models.vote_realism import realism_reference, realism_scores
-from genmodels.models.vote_strata import assign_strata, fit_strata, stratified_selection
+from genmodels.ensembles.voters.critic import VoteCritic, fit_vote_critic
+from genmodels.ensembles.voters.realism import realism_reference, realism_scores
+from genmodels.ensembles.voters.strata import assign_strata, fit_strata, stratified_selection
+from genmodels.models.base import GenerativeModel, ModelConfig
+from genmodels.models.registry import get_model_class, register_model
+
+if TYPE_CHECKING:
+    from genmodels.models.gan.base import BaseGAN
 
 STRATEGIES = ("mixture", "vote", "rejection")
 AGGREGATIONS = ("borda", "majority")
@@ -186,9 +188,9 @@ class Ensemble(GenerativeModel):
         """For ``majority``: how many voters accepted each sample of the last call."""
         self.score_reference: dict[str, Any] | None = None
         for member, name in zip(self.members, self.score_names, strict=True):
-            if name not in available_scores(member):
+            if name not in member.anomaly_scores():
                 raise ValueError(f"score {name!r} does not apply to a {member.model_type} member; it offers "
-                                 f"{', '.join(available_scores(member))}")  # fmt: skip
+                                 f"{', '.join(member.anomaly_scores())}")  # fmt: skip
 
     @property
     def log_prob_kind(self) -> str:  # the weakest guarantee among the members
@@ -258,7 +260,7 @@ class Ensemble(GenerativeModel):
             chosen = (sources == index).nonzero().flatten()
             if not len(chosen):
                 continue
-            if rejection and isinstance(member, AdversarialModel):
+            if rejection and hasattr(member, "discriminate"):
                 drawn, self.last_acceptance[index] = self._rejection_sample(member, len(chosen), generator, **controls)
             else:
                 drawn = member.sample(len(chosen), generator=generator, **controls)
@@ -267,7 +269,7 @@ class Ensemble(GenerativeModel):
         return samples
 
     def _rejection_sample(
-        self, member: AdversarialModel, n: int, generator: torch.Generator | None, **controls: Any
+        self, member: BaseGAN, n: int, generator: torch.Generator | None, **controls: Any
     ) -> tuple[torch.Tensor, float]:
         """Discriminator rejection sampling (Azadi et al., 2019, Algorithm 1): ``n`` samples and the acceptance rate.
 
@@ -366,7 +368,7 @@ class Ensemble(GenerativeModel):
     def fit_vote_critic(self, real: torch.Tensor, real_validation: torch.Tensor, **settings: Any) -> dict[str, float]:
         """Train the critic on real rows against the members' samples in equal shares, the vote's pool.
 
-        ``settings`` go to :func:`~genmodels.models.vote_critic.fit_vote_critic` (steps, batch size, seed).
+        ``settings`` go to :func:`~genmodels.ensembles.voters.critic.fit_vote_critic` (steps, batch size, seed).
         Returns the critic's held-out loss and accuracy.
         """
         if self.critic is None:
@@ -378,7 +380,7 @@ class Ensemble(GenerativeModel):
         return report
 
     def fit_vote_realism(self, real: torch.Tensor, max_rows: int = 5000, seed: int = 0) -> dict[str, float]:
-        """Keep real rows and their k-th-neighbour radii (:func:`~genmodels.models.vote_realism.realism_reference`).
+        """Keep real rows and their k-th-neighbour radii (:func:`~.voters.realism.realism_reference`).
 
         At most ``max_rows`` rows are kept (a seeded subset), all saved with the ensemble.
         """
@@ -390,7 +392,7 @@ class Ensemble(GenerativeModel):
         return {"reference_rows": len(rows), "median_radius": float(radii.median())}
 
     def fit_vote_strata(self, real: torch.Tensor, seed: int = 0) -> list[float]:
-        """k-means cells of real rows and their shares (:func:`~genmodels.models.vote_strata.fit_strata`)."""
+        """k-means cells of real rows and their shares (:func:`~genmodels.ensembles.voters.strata.fit_strata`)."""
         if not self.config.vote_strata:
             raise ValueError("this ensemble votes without strata; create it with vote_strata > 0")
         centres, shares = fit_strata(self.check_input(real), self.config.vote_strata, seed)
@@ -411,12 +413,12 @@ class Ensemble(GenerativeModel):
         """The anomaly score each member contributes (``member_scores``, or ``nll``; ``critic`` for GANs)."""
         if self.config.member_scores:
             return self.config.member_scores
-        return tuple("critic" if isinstance(member, AdversarialModel) else "nll" for member in self.members)
+        return tuple(next(iter(member.anomaly_scores())) for member in self.members)
 
     def member_scores(self, x: torch.Tensor) -> torch.Tensor:
         """Every member's named anomaly score of every row, ``(members, batch)``."""
         with torch.no_grad():
-            return torch.stack([SCORES[name][1](member, x).double().cpu()
+            return torch.stack([member.anomaly_scores()[name](x).double().cpu()
                                 for member, name in zip(self.members, self.score_names, strict=True)])  # fmt: skip
 
     def calibrate_scores(self, x: torch.Tensor) -> dict[str, Any]:

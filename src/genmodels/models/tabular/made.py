@@ -18,9 +18,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genmodels.models.base import Batch, GenerativeModel, register_model
-from genmodels.models.made import MaskedLinear, made_masks
-from genmodels.models.table_layout import TableLayoutConfig, TableModel
+from genmodels.models.base import Batch, GenerativeModel
+from genmodels.models.registry import register_model
+from genmodels.models.tabular.layout import TableLayoutConfig, TableModel
+from genmodels.nn.masked import MaskedLinear, made_masks
 
 LOG_SCALE_RANGE = (-7.0, 5.0)
 """Bounds of each Gaussian component's log standard deviation (standardised units): no collapse onto a point."""

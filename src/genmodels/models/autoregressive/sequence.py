@@ -19,8 +19,8 @@ from torch.nn import functional as F
 
 from genmodels.data.tokenizers import TOKENIZER_FILE, Tokenizer, load_tokenizer
 from genmodels.errors import CheckpointError
+from genmodels.models.autoregressive.token_choice import TokenConstraint, choose_next_tokens
 from genmodels.models.base import Batch, GenerativeModel, ModelConfig
-from genmodels.models.token_choice import TokenConstraint, choose_next_tokens
 
 State = Any
 
@@ -47,6 +47,8 @@ class SequenceConfig(ModelConfig):
 
 class TokenModel(GenerativeModel):
     """A model of token ids ``(batch, length)`` that keeps its tokenizer and saves it beside the weights."""
+
+    score_is_nll = False  # token models score the NLL per token, so rows of different lengths compare
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from genmodels.errors import CheckpointError
-from genmodels.files import atomic_path, sha256_file, write_text_atomic
-from genmodels.models.base import GenerativeModel, get_model_class
-from genmodels.versions import software_versions
+from genmodels.io.files import atomic_path, sha256_file, write_text_atomic
+from genmodels.io.versions import software_versions
+from genmodels.models.registry import get_model_class
+from genmodels.nn.lora import LoRASettings, adapter_state_dict, apply_lora
+
+if TYPE_CHECKING:
+    from genmodels.models.base import GenerativeModel
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -28,8 +32,6 @@ ADAPTER_NAME = "adapter.safetensors"
 
 def save_pretrained(model: GenerativeModel, directory: str | Path, **provenance: Any) -> None:
     """Save weights first, then the config that vouches for them (so a half-written save is refused)."""
-    from genmodels.models.lora import adapter_state_dict
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     lora = getattr(model, "lora", None)
@@ -71,7 +73,7 @@ def read_config(directory: str | Path) -> dict[str, Any]:
 
 def load_pretrained(
     directory: str | Path,
-    expected_class: type[GenerativeModel] = GenerativeModel,
+    expected_class: type[GenerativeModel],
     map_location: str | torch.device = "cpu",
 ) -> GenerativeModel:
     directory = Path(directory)
@@ -120,8 +122,6 @@ def _load_adapted(
     directory: Path, saved: dict[str, Any], expected_class: type[GenerativeModel], map_location: str | torch.device
 ) -> GenerativeModel:
     """The base model named in ``saved["adapter"]`` (hash-checked) with this directory's LoRA adapters."""
-    from genmodels.models.lora import LoRASettings, adapter_state_dict, apply_lora
-
     adapter = saved["adapter"]
     base_dir = Path(adapter["base_model"].get("path", ""))
     base_hash = adapter["base_model"].get("weights_sha256")

@@ -1,0 +1,1 @@
+"""Files on disk: atomic writes and hashes, dataclasses as JSON, the software versions a result records."""
