@@ -39,6 +39,8 @@ class ModelRegistry(Mapping[str, "type[GenerativeModel]"]):
         self._classes: dict[str, type[GenerativeModel]] = {}
 
     def add(self, name: str, cls: type[GenerativeModel]) -> None:
+        if name in BUILTIN_MODELS and cls.__module__ != BUILTIN_MODELS[name]:
+            raise ValueError(f"a model named {name!r} is already registered (built in, {BUILTIN_MODELS[name]})")
         known = self._classes.get(name)
         if known is not None and known is not cls:
             raise ValueError(f"a model named {name!r} is already registered ({known.__name__})")
