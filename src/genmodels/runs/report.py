@@ -22,7 +22,6 @@ from genmodels.io.files import write_text_atomic
 from genmodels.io.versions import software_versions
 from genmodels.models.autoregressive.sequence import SequenceModel
 from genmodels.models.base import GenerativeModel
-from genmodels.models.vae.smiles import SmilesVAE
 from genmodels.plotting import plot_latent_map, plot_points, plot_training_curves, save_image_grid, save_manifold_grid
 from genmodels.training.trainer import HISTORY_NAME
 
@@ -48,7 +47,7 @@ def evaluate_split(
     ``sample_metrics`` (None: all of them where the data set has a feature network; empty: none).
     """
     held_out = getattr(data, split)
-    if isinstance(model, SequenceModel):
+    if hasattr(model, "generate_tokens"):  # a language model: judged per token, not per image
         return {"split": split, "text": evaluate_text(model, held_out, data.tokenizer)}
     columns = held_out.tensors()
     metrics: dict[str, Any] = {"split": split, "losses": evaluate_losses(model, columns)}
@@ -74,7 +73,7 @@ def evaluate_split(
 def write_run_report(
     run_dir: Path, model: GenerativeModel, data: DataSplits, spec: RunSpec, fit: FitResult
 ) -> dict[str, Any]:
-    if isinstance(model, SmilesVAE):
+    if hasattr(model, "rows_to_strings"):  # a sequence VAE decodes whole lines
         lines = model.rows_to_strings(sample_images(model, 20))
         pictures = {"samples": str(run_dir / "samples.txt")}
         write_text_atomic(run_dir / "samples.txt", "\n".join(lines) + "\n")

@@ -20,7 +20,6 @@ import torch
 from genmodels.data import DataSplits
 from genmodels.errors import CheckpointError
 from genmodels.io.files import sha256_file
-from genmodels.models.autoregressive.sequence import SequenceModel
 from genmodels.models.base import GenerativeModel
 from genmodels.models.saving import CONFIG_NAME, WEIGHTS_NAME, read_config
 from genmodels.nn.parameter_names import name_matches
@@ -97,7 +96,7 @@ def _carried_weights(base: GenerativeModel, model: GenerativeModel) -> dict[str,
             refused.append(f"{name}: not in the base model")
         elif saved.shape == fresh.shape:
             carried[name] = saved
-        elif isinstance(model, SequenceModel) and _grows_vocabulary(saved, fresh, old_vocab, new_vocab):
+        elif hasattr(model, "generate_tokens") and _grows_vocabulary(saved, fresh, old_vocab, new_vocab):
             new_rows = saved.mean(0, keepdim=True).expand(new_vocab - old_vocab, *saved.shape[1:])
             carried[name] = torch.cat([saved, new_rows])
         elif name_matches(name, model.conditioning_parts):

@@ -41,9 +41,10 @@ def sample_strings(
     """
     if model.tokenizer is None:
         raise RuntimeError("the model has no tokenizer: train it on a molecule corpus first")
-    if syntax_mask and isinstance(model, SmilesVAE):
+    decodes_whole_lines = hasattr(model, "rows_to_strings")  # a SMILES VAE, not a token-by-token model
+    if syntax_mask and decodes_whole_lines:
         raise ValueError("the syntax mask applies to sequence models; a SMILES VAE decodes whole codes")
-    if isinstance(model, SmilesVAE):
+    if decodes_whole_lines:
         generator = torch.Generator(device=model.device).manual_seed(seed)
         batches = (model.sample(min(batch_size, n - start), generator, temperature=temperature)
                    for start in range(0, n, batch_size))  # fmt: skip

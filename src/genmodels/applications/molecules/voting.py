@@ -24,7 +24,7 @@ from genmodels.applications.molecules.generation import representation_of, sampl
 from genmodels.applications.molecules.metrics import passes_filters
 from genmodels.applications.molecules.smiles import canonicalize_all, parse
 from genmodels.ensembles.ensemble import borda_count
-from genmodels.models.autoregressive.sequence import SequenceModel, TokenModel
+from genmodels.models.autoregressive.sequence import TokenModel
 from genmodels.models.vae.smiles import SmilesVAE
 
 
@@ -40,9 +40,9 @@ class VoteResult:
 
 def line_log_likelihood(model: TokenModel, lines: Sequence[str], batch_size: int = 500) -> np.ndarray:
     """Mean log-probability per token of each line, framed by line breaks; -inf where the model cannot score it."""
-    if isinstance(model, SmilesVAE):
+    if hasattr(model, "rows_to_strings"):  # a SMILES VAE: importance-weighted per line
         return _vae_line_log_likelihood(model, lines, batch_size)
-    if not isinstance(model, SequenceModel) or model.tokenizer is None:
+    if not hasattr(model, "generate_tokens") or model.tokenizer is None:
         raise TypeError(f"{type(model).__name__} cannot score text lines")
     line_break = model.start_token()
     encoded = [model.tokenizer.encode(f"\n{line}\n") for line in lines]
