@@ -3,14 +3,18 @@
 Columns: ``step``, ``split`` (``train`` or ``validation``), then each metric, the learning rate and
 ``seconds`` (wall clock since this process started training); cells of metrics a row does not
 have are empty. On resume, rows after the checkpoint's step are dropped so the
-file reads as if the run had never stopped.
+file reads as if the run had never stopped. Between log lines the losses are summed on the
+device (:class:`RunningMeans`), so a log line costs one synchronisation, not one per step.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Mapping
 from pathlib import Path
+
+import torch
 
 
 class HistoryWriter:
@@ -35,6 +39,24 @@ class HistoryWriter:
 
     def close(self) -> None:
         self._stream.close()
+
+
+class RunningMeans:
+    """Sums of each logged loss since the last log line, kept on the device to avoid syncs."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, losses: Mapping[str, torch.Tensor]) -> None:
+        for name, value in losses.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value.detach().float()
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def pop_means(self) -> dict[str, float]:
+        means = {name: float(total) / self.counts[name] for name, total in self.sums.items()}
+        self.sums, self.counts = {}, {}
+        return means
 
 
 def read_history(path: str | Path) -> list[dict[str, str]]:

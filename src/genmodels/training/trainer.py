@@ -1,8 +1,9 @@
 """The training loop, on Lightning Fabric: one loop for every model, driven only by its interface.
 
 Fabric owns devices, data parallelism (DDP, also on CPU with gloo), mixed precision and
-multi-node launch (torchrun); this module owns what Fabric leaves to the user: optimizers per
-training phase, the schedule of batches, validation, early stopping, checkpoints and logs.
+multi-node launch (torchrun); this module owns what Fabric leaves to the user: the schedule of
+batches, validation, early stopping, checkpoints and logs (optimizers per training phase are
+built in :mod:`genmodels.training.optimizers`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ from genmodels.training.batches import BatchSchedule, take
 from genmodels.training.checkpoint import TrainingCheckpoint, load_checkpoint, save_checkpoint
 from genmodels.training.config import TrainerConfig
 from genmodels.training.freezing import freeze, part_parameters
-from genmodels.training.history import HistoryWriter
+from genmodels.training.history import HistoryWriter, RunningMeans
+from genmodels.training.optimizers import make_optimizer, make_scheduler
 from genmodels.training.progress import TrainingProgress
+from genmodels.training.state import TrainingState
 
 log = logging.getLogger(__name__)
 
 Columns = Mapping[str, torch.Tensor]
+Scheduler = torch.optim.lr_scheduler.LambdaLR
 
 CHECKPOINT_NAME = "checkpoints/last.safetensors"
 GOOD_CHECKPOINT_NAME = "checkpoints/last_good.safetensors"
@@ -51,6 +55,39 @@ class FitResult:
     examples_per_second: float
     warnings: list[str] = field(default_factory=list)
     """Health warnings raised during validation (divergence, mode collapse), each with its step."""
+
+
+@dataclass
+class _Run:
+    """One call of :meth:`Trainer.fit`: the model and its optimizers, the data on its device, logs and counters."""
+
+    fabric: Fabric
+    model: GenerativeModel
+    fabric_model: torch.nn.Module
+    phases: list[TrainingPhase]
+    optimizers: list[torch.optim.Optimizer]
+    """The optimizers as built, whose state a checkpoint saves; Fabric's wrappers step them."""
+    fabric_optimizers: list[torch.optim.Optimizer]
+    schedulers: list[Scheduler]
+    state: TrainingState
+    start_step: int
+    train: Columns
+    validation: Columns | None
+    schedule: BatchSchedule
+    history: HistoryWriter | None
+    """Written by the first process only."""
+    progress: TrainingProgress
+    step: int = 0
+    started: float = 0.0
+    """The clock's zero, moved back by the seconds trained before a resume: ``max_seconds`` is the whole run's."""
+    resumed_at: float = 0.0
+    running: RunningMeans = field(default_factory=RunningMeans)
+    last_validation: dict[str, float] = field(default_factory=dict)
+    health_warnings: list[str] = field(default_factory=list)
+
+    @property
+    def batches_per_step(self) -> int:
+        return sum(phase.steps for phase in self.phases)
 
 
 def step_seed(seed: int, step: int, rank: int, validation: bool = False) -> int:
@@ -101,134 +138,196 @@ class Trainer:
         validation: Columns | None = None,
         resume: bool = False,
     ) -> FitResult:
+        """Train until ``max_steps``, the time budget or early stopping; with ``resume``, from the last checkpoint."""
+        config = self.config
+        run = self._set_up(model, train, validation, resume)
+        try:
+            while run.step < config.max_steps and not run.state.should_stop and self._budget_spent < 1.0:
+                self._train_step(run)
+                finished = run.step == config.max_steps or self._budget_spent >= 1.0
+                if run.step % config.log_every == 0 or finished:
+                    self._log_training(run)
+                if run.validation is not None and (run.step % config.val_every == 0 or finished):
+                    self._validate_and_watch(run, run.validation)
+                if run.step % config.checkpoint_every == 0 or finished or run.state.should_stop:
+                    self._save_checkpoint(run.step, run)
+                run.progress.advance(run.step)
+                self._announce_stop(run)
+        finally:
+            run.progress.close()
+            if run.history is not None:
+                run.history.close()
+        return self._finish(run)
+
+    # --- the steps of fit ---------------------------------------------------------------------
+    def _set_up(self, model: GenerativeModel, train: Columns, validation: Columns | None, resume: bool) -> _Run:
+        """Fabric, every phase's optimizer and schedule, the checkpoint resumed from, the data on its device, logs."""
         config = self.config
         phases = model.training_phases()
         fabric = self.fabric or self.setup_fabric(multiple_phases=len(phases) > 1)
-
-        freeze(model, config.freeze)
-        stages = [set(map(id, part_parameters(model, part).values())) for part in config.gradual_unfreeze]
-        optimizers = [self._make_optimizer(phase, stages) for phase in phases]
-        self._budget_spent = 0.0
-        schedulers = [self._make_scheduler(optimizer) for optimizer in optimizers]
+        optimizers, schedulers = self._make_optimizers(model, phases)
         checkpoint = self._load_resume_checkpoint(model) if resume else None
         if checkpoint is not None:
             model.load_state_dict(checkpoint.model)
         fabric_model, *fabric_optimizers = fabric.setup(model, *optimizers)
         fabric_model.mark_forward_method("loss")
-        state = _TrainingState(config.monitor, config.early_stopping_patience)
-        start_step = 0
+        state = TrainingState(config.monitor, config.early_stopping_patience)
         if checkpoint is not None:
-            for phase, optimizer, scheduler in zip(phases, optimizers, schedulers, strict=False):
-                optimizer.load_state_dict(checkpoint.optimizers[phase.name])
-                scheduler.load_state_dict(checkpoint.schedulers[phase.name])
-            state.load(checkpoint)
-            start_step = checkpoint.step
-            fabric.print(f"resuming from {self.checkpoint_path} at step {start_step}")
-
+            self._restore(checkpoint, phases, optimizers, schedulers, state)
+        start_step = checkpoint.step if checkpoint is not None else 0
         train = {name: fabric.to_device(column) for name, column in train.items()}
         validation = {name: fabric.to_device(column) for name, column in validation.items()} if validation else None
         schedule = BatchSchedule(
             len(next(iter(train.values()))), config.batch_size, fabric.world_size, fabric.global_rank, config.seed
         )
-        batches_per_step = sum(phase.steps for phase in phases)
-        with model.evaluating(), torch.no_grad():
-            probe = take(train, schedule.indices(0))
-            metric_names = [*sorted(model.loss(probe)), *model.diagnostics(probe)]
-        history = (
-            HistoryWriter(
-                self.output_dir / HISTORY_NAME, [*metric_names, "learning_rate", "seconds"], resume_step=start_step
-            )
-            if fabric.is_global_zero
-            else None
+        run = _Run(
+            fabric=fabric,
+            model=model,
+            fabric_model=fabric_model,
+            phases=phases,
+            optimizers=optimizers,
+            fabric_optimizers=fabric_optimizers,
+            schedulers=schedulers,
+            state=state,
+            start_step=start_step,
+            step=start_step,
+            train=train,
+            validation=validation,
+            schedule=schedule,
+            history=self._open_history(model, take(train, schedule.indices(0)), start_step),
+            progress=TrainingProgress(
+                config.max_steps, start_step, enabled=config.progress_bar and fabric.is_global_zero
+            ),
         )
-        progress = TrainingProgress(config.max_steps, start_step, enabled=config.progress_bar and fabric.is_global_zero)
-
-        running = _RunningMeans()
-        step = start_step
-        # the clock counts the seconds trained before a resume too: max_seconds is the whole run's budget
-        started = time.perf_counter() - state.seconds
-        resumed_at = time.perf_counter()
-        self._budget_spent = self._fraction_of_budget_spent(started)
-        if self._budget_spent >= 1.0:
-            fabric.print(f"the time budget of {config.max_seconds:g} s is already spent: raise max_seconds to train on")
-        last_validation: dict[str, float] = {}
+        self._start_clock(run)
         self.validations: list[dict[str, float]] = []
-        health_warnings: list[str] = []
         fabric_model.train()
-        try:
-            while step < config.max_steps and not state.should_stop and self._budget_spent < 1.0:
-                torch.manual_seed(step_seed(config.seed, step, fabric.global_rank))
-                batch_number = step * batches_per_step
-                for phase, optimizer in zip(phases, fabric_optimizers, strict=False):
-                    for _ in range(phase.steps):
-                        batch = take(train, schedule.indices(batch_number))
-                        batch_number += 1
-                        losses = fabric_model.loss(batch, phase=phase.name)
-                        self._check_finite(losses, step, phase)
-                        optimizer.zero_grad(set_to_none=True)
-                        fabric.backward(losses[phase.loss_key])
-                        if config.gradient_clip_norm is not None:
-                            fabric.clip_gradients(fabric_model, optimizer, max_norm=config.gradient_clip_norm)
-                        optimizer.step()
-                        model.after_optimizer_step(phase.name)
-                        running.add(losses)
-                self._budget_spent = self._fraction_of_budget_spent(started)
-                for scheduler in schedulers:
-                    scheduler.step()
-                step += 1
-                state.seconds = time.perf_counter() - started
-                out_of_time = self._budget_spent >= 1.0
-                finished = step == config.max_steps or out_of_time
+        return run
 
-                if step % config.log_every == 0 or finished:
-                    means = running.pop_means()
-                    means["learning_rate"] = schedulers[-1].get_last_lr()[0]
-                    means["seconds"] = time.perf_counter() - started
-                    fabric.log_dict({f"train/{name}": value for name, value in means.items()}, step=step)
-                    if history is not None:
-                        history.write(step, "train", means)
-                    progress.show_losses(means)
-                if validation is not None and (step % config.val_every == 0 or finished):
-                    last_validation = self.validate(fabric_model, validation)
-                    fabric.log_dict({f"validation/{name}": value for name, value in last_validation.items()}, step=step)
-                    if history is not None:
-                        history.write(step, "validation", {**last_validation, "seconds": time.perf_counter() - started})
-                    state.observe(step, last_validation, model)
-                    health_warnings += self._check_health(model, step, last_validation)
-                if step % config.checkpoint_every == 0 or finished or state.should_stop:
-                    self._save_checkpoint(step, model, phases, optimizers, schedulers, state)
-                progress.advance(step)
-                if out_of_time:
-                    fabric.print(f"stopping at step {step}: the time budget of {config.max_seconds:g} s is spent")
-                    break
-                if state.should_stop:
-                    fabric.print(
-                        f"early stopping at step {step}: validation {config.monitor} has not improved "
-                        f"for {config.early_stopping_patience} validations (best {state.best_value:.4f} "
-                        f"at step {state.best_step})"
-                    )
-                    break
-        finally:
-            progress.close()
-            if history is not None:
-                history.close()
+    def _make_optimizers(
+        self, model: GenerativeModel, phases: list[TrainingPhase]
+    ) -> tuple[list[torch.optim.Optimizer], list[Scheduler]]:
+        """Freeze the fixed parts, then one optimizer and one learning-rate schedule per training phase."""
+        freeze(model, self.config.freeze)
+        stages = [set(map(id, part_parameters(model, part).values())) for part in self.config.gradual_unfreeze]
+        optimizers = [make_optimizer(self.config, phase, stages) for phase in phases]
+        self._budget_spent = 0.0
+        schedulers = [make_scheduler(self.config, optimizer, lambda: self._budget_spent) for optimizer in optimizers]
+        return optimizers, schedulers
 
-        seconds = time.perf_counter() - resumed_at
-        steps_run = step - start_step
-        if config.restore_best and state.best_model is not None:
-            model.load_state_dict(state.best_model)
-        examples = steps_run * batches_per_step * config.batch_size * fabric.world_size
+    def _restore(
+        self,
+        checkpoint: TrainingCheckpoint,
+        phases: list[TrainingPhase],
+        optimizers: list[torch.optim.Optimizer],
+        schedulers: list[Scheduler],
+        state: TrainingState,
+    ) -> None:
+        """Put back the optimizers, schedules and best-value state a checkpoint saved (the weights are in already)."""
+        for phase, optimizer, scheduler in zip(phases, optimizers, schedulers, strict=False):
+            optimizer.load_state_dict(checkpoint.optimizers[phase.name])
+            scheduler.load_state_dict(checkpoint.schedulers[phase.name])
+        state.load(checkpoint)
+        assert self.fabric is not None
+        self.fabric.print(f"resuming from {self.checkpoint_path} at step {checkpoint.step}")
+
+    def _open_history(self, model: GenerativeModel, probe: Columns, start_step: int) -> HistoryWriter | None:
+        """The history file, its columns named by the model's losses and diagnostics on a probe batch."""
+        assert self.fabric is not None
+        with model.evaluating(), torch.no_grad():
+            metric_names = [*sorted(model.loss(probe)), *model.diagnostics(probe)]
+        if not self.fabric.is_global_zero:
+            return None
+        columns = [*metric_names, "learning_rate", "seconds"]
+        return HistoryWriter(self.output_dir / HISTORY_NAME, columns, resume_step=start_step)
+
+    def _start_clock(self, run: _Run) -> None:
+        # the clock counts the seconds trained before a resume too: max_seconds is the whole run's budget
+        run.started = time.perf_counter() - run.state.seconds
+        run.resumed_at = time.perf_counter()
+        self._budget_spent = self._fraction_of_budget_spent(run.started)
+        if self._budget_spent >= 1.0:
+            run.fabric.print(
+                f"the time budget of {self.config.max_seconds:g} s is already spent: raise max_seconds to train on"
+            )
+
+    def _train_step(self, run: _Run) -> None:
+        """One step: every phase's batches in turn, then the schedules and the clock move on."""
+        torch.manual_seed(step_seed(self.config.seed, run.step, run.fabric.global_rank))
+        batch_number = run.step * run.batches_per_step
+        for phase, optimizer in zip(run.phases, run.fabric_optimizers, strict=False):
+            for _ in range(phase.steps):
+                self._update(run, phase, optimizer, take(run.train, run.schedule.indices(batch_number)))
+                batch_number += 1
+        self._budget_spent = self._fraction_of_budget_spent(run.started)
+        for scheduler in run.schedulers:
+            scheduler.step()
+        run.step += 1
+        run.state.seconds = time.perf_counter() - run.started
+
+    def _update(self, run: _Run, phase: TrainingPhase, optimizer: torch.optim.Optimizer, batch: Columns) -> None:
+        """One optimizer update of a phase; a non-finite loss stops training before it reaches the weights."""
+        losses = run.fabric_model.loss(batch, phase=phase.name)
+        self._check_finite(losses, run.step, phase)
+        optimizer.zero_grad(set_to_none=True)
+        run.fabric.backward(losses[phase.loss_key])
+        if self.config.gradient_clip_norm is not None:
+            run.fabric.clip_gradients(run.fabric_model, optimizer, max_norm=self.config.gradient_clip_norm)
+        optimizer.step()
+        run.model.after_optimizer_step(phase.name)
+        run.running.add(losses)
+
+    def _log_training(self, run: _Run) -> None:
+        """The mean of every loss since the last log line, the learning rate and the clock."""
+        means = run.running.pop_means()
+        means["learning_rate"] = run.schedulers[-1].get_last_lr()[0]
+        means["seconds"] = time.perf_counter() - run.started
+        run.fabric.log_dict({f"train/{name}": value for name, value in means.items()}, step=run.step)
+        if run.history is not None:
+            run.history.write(run.step, "train", means)
+        run.progress.show_losses(means)
+
+    def _validate_and_watch(self, run: _Run, validation: Columns) -> None:
+        """Validate and log; then the best value, early stopping and the model's health checks see the result."""
+        run.last_validation = self.validate(run.fabric_model, validation)
+        run.fabric.log_dict({f"validation/{name}": value for name, value in run.last_validation.items()}, step=run.step)
+        if run.history is not None:
+            run.history.write(
+                run.step, "validation", {**run.last_validation, "seconds": time.perf_counter() - run.started}
+            )
+        run.state.observe(run.step, run.last_validation, run.model)
+        run.health_warnings += self._check_health(run.model, run.step, run.last_validation)
+
+    def _announce_stop(self, run: _Run) -> None:
+        """Say why training stops before ``max_steps``: the time budget is spent, or validation stopped improving."""
+        config = self.config
+        if self._budget_spent >= 1.0:
+            run.fabric.print(f"stopping at step {run.step}: the time budget of {config.max_seconds:g} s is spent")
+        elif run.state.should_stop:
+            run.fabric.print(
+                f"early stopping at step {run.step}: validation {config.monitor} has not improved "
+                f"for {config.early_stopping_patience} validations (best {run.state.best_value:.4f} "
+                f"at step {run.state.best_step})"
+            )
+
+    def _finish(self, run: _Run) -> FitResult:
+        """Restore the best weights if asked, and report the run's steps, speed and last validation."""
+        seconds = time.perf_counter() - run.resumed_at
+        if self.config.restore_best and run.state.best_model is not None:
+            run.model.load_state_dict(run.state.best_model)
+        examples = (run.step - run.start_step) * run.batches_per_step * self.config.batch_size * run.fabric.world_size
         return FitResult(
-            steps=step,
-            stopped_early=state.should_stop,
-            best_step=state.best_step,
-            best_value=state.best_value,
-            validation=last_validation,
+            steps=run.step,
+            stopped_early=run.state.should_stop,
+            best_step=run.state.best_step,
+            best_value=run.state.best_value,
+            validation=run.last_validation,
             seconds=seconds,
             examples_per_second=examples / seconds if seconds > 0 else math.nan,
-            warnings=health_warnings,
+            warnings=run.health_warnings,
         )
 
+    # --- validation, health, budget and checkpoints -------------------------------------------------
     def validate(self, fabric_model: torch.nn.Module, validation: Columns) -> dict[str, float]:
         """Every loss averaged over the validation set (sharded over processes) and the model's diagnostics."""
         fabric = self.fabric
@@ -282,68 +381,6 @@ class Trainer:
             elapsed = float(self.fabric.broadcast(elapsed, src=0))
         return elapsed / self.config.max_seconds
 
-    # --- building blocks ------------------------------------------------------------------
-    def _make_optimizer(self, phase: TrainingPhase, stages: list[set[int]]) -> torch.optim.Optimizer:
-        """Adam(W) or SGD over the phase's trainable parameters; each gradual-unfreeze stage is a group of its own.
-
-        A stage's group carries ``start_step``: the scheduler holds its learning rate at 0 until then.
-        """
-        config = self.config
-        lr = config.phase_learning_rates.get(phase.name, config.learning_rate)
-        trainable = [p for p in phase.parameters if p.requires_grad]
-        staged = set().union(*stages)
-        groups = []
-        for members, start, group_lr in [
-            ([p for p in trainable if id(p) not in staged], 0, lr),
-            *(
-                (
-                    [p for p in trainable if id(p) in stage],
-                    (index + 1) * config.unfreeze_every,
-                    lr * config.unfrozen_lr_ratio,
-                )
-                for index, stage in enumerate(stages)
-            ),
-        ]:
-            # weight decay shrinks weight matrices and embeddings, not biases or normalisation gains
-            groups += [
-                {"params": [p for p in members if p.dim() >= 2], "weight_decay": config.weight_decay},
-                {"params": [p for p in members if p.dim() < 2], "weight_decay": 0.0},
-            ]
-            for group in groups[-2:]:
-                group.update(lr=group_lr, start_step=start)
-        groups = [group for group in groups if group["params"]]
-        if not groups:
-            raise ValueError(f"every parameter of the {phase.name!r} phase is frozen: there is nothing to train")
-        if config.optimizer == "sgd":
-            return torch.optim.SGD(groups, lr=lr, momentum=config.betas[0])
-        optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-        return optimizer_class(groups, lr=lr, betas=config.betas)
-
-    def _make_scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
-        """Linear warm-up, then constant, or cosine or linear decay to ``min_lr_ratio`` at the end of training.
-
-        The end is whichever budget runs out first: ``max_steps``, or ``max_seconds`` of wall clock,
-        so a run on a time budget anneals over that time instead of stopping while its rate is high.
-        Groups of parts still waiting to be unfrozen (``start_step`` ahead) get a learning rate of 0.
-        """
-        warmup, total, shape = self.config.warmup_steps, self.config.max_steps, self.config.lr_schedule
-        floor = self.config.min_lr_ratio
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            progress = min(1.0, max((step - warmup) / max(1, total - warmup), self._budget_spent))
-            if shape == "cosine":
-                return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
-            if shape == "linear":
-                return floor + (1.0 - floor) * (1.0 - progress)
-            return 1.0
-
-        def staged(start: int):
-            return lambda step: factor(step) if step >= start else 0.0
-
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, [staged(g["start_step"]) for g in optimizer.param_groups])
-
     def _check_finite(self, losses: Mapping[str, torch.Tensor], step: int, phase: TrainingPhase) -> None:
         """Stop before a NaN or infinite loss reaches the weights; agree across processes."""
         values = torch.stack([value.detach().float() for value in losses.values()])
@@ -373,86 +410,24 @@ class Trainer:
             )
         return checkpoint
 
-    def _save_checkpoint(self, step, model, phases, optimizers, schedulers, state: _TrainingState) -> None:
-        assert self.fabric is not None
-        if self.fabric.is_global_zero:
+    def _save_checkpoint(self, step: int, run: _Run) -> None:
+        """Write the run's checkpoint at ``step`` (first process only); every process waits for it."""
+        if run.fabric.is_global_zero:
+            names = [phase.name for phase in run.phases]
             save_checkpoint(
                 self.checkpoint_path,
                 TrainingCheckpoint(
                     step=step,
-                    model=model.state_dict(),
-                    optimizers={phase.name: opt.state_dict() for phase, opt in zip(phases, optimizers, strict=False)},
-                    schedulers={phase.name: sch.state_dict() for phase, sch in zip(phases, schedulers, strict=False)},
-                    trainer_state=state.to_dict(),
-                    best_model=state.best_model,
+                    model=run.model.state_dict(),
+                    optimizers={name: opt.state_dict() for name, opt in zip(names, run.optimizers, strict=False)},
+                    schedulers={name: sch.state_dict() for name, sch in zip(names, run.schedulers, strict=False)},
+                    trainer_state=run.state.to_dict(),
+                    best_model=run.state.best_model,
                 ),
             )
-        self.fabric.barrier()
+        run.fabric.barrier()
 
 
 def kind(warning: str) -> str:
     """A health warning's kind: the words before its colon."""
     return warning.partition(":")[0]
-
-
-class _RunningMeans:
-    """Sums of each logged loss since the last log line, kept on the device to avoid syncs."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.counts: dict[str, int] = {}
-
-    def add(self, losses: Mapping[str, torch.Tensor]) -> None:
-        for name, value in losses.items():
-            self.sums[name] = self.sums.get(name, 0.0) + value.detach().float()
-            self.counts[name] = self.counts.get(name, 0) + 1
-
-    def pop_means(self) -> dict[str, float]:
-        means = {name: float(total) / self.counts[name] for name, total in self.sums.items()}
-        self.sums, self.counts = {}, {}
-        return means
-
-
-class _TrainingState:
-    """Best validation value, its weights, and the early-stopping count."""
-
-    def __init__(self, monitor: str | None, patience: int | None) -> None:
-        self.monitor, self.patience = monitor, patience
-        self.best_value: float | None = None
-        self.best_step: int | None = None
-        self.best_model: dict[str, torch.Tensor] | None = None
-        self.validations_without_improvement = 0
-        self.seconds = 0.0
-        """Wall-clock seconds trained, over every resume."""
-
-    @property
-    def should_stop(self) -> bool:
-        return self.patience is not None and self.validations_without_improvement >= self.patience
-
-    def observe(self, step: int, metrics: Mapping[str, float], model: GenerativeModel) -> None:
-        if self.monitor is None:
-            return
-        if self.monitor not in metrics:
-            raise KeyError(f"monitor {self.monitor!r} is not a validation loss; the model reports {sorted(metrics)}")
-        value = metrics[self.monitor]
-        if self.best_value is None or value < self.best_value:
-            self.best_value, self.best_step = value, step
-            self.best_model = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
-            self.validations_without_improvement = 0
-        else:
-            self.validations_without_improvement += 1
-
-    def to_dict(self) -> dict:
-        return {
-            "best_value": self.best_value,
-            "best_step": self.best_step,
-            "validations_without_improvement": self.validations_without_improvement,
-            "seconds": self.seconds,
-        }
-
-    def load(self, checkpoint: TrainingCheckpoint) -> None:
-        saved = checkpoint.trainer_state
-        self.best_value, self.best_step = saved["best_value"], saved["best_step"]
-        self.validations_without_improvement = saved["validations_without_improvement"]
-        self.seconds = saved.get("seconds", 0.0)  # checkpoints written before the clock was saved lack it
-        self.best_model = checkpoint.best_model
