@@ -28,12 +28,18 @@ from torch.distributions import ContinuousBernoulli
 from torch.nn import functional as F
 
 from genmodels.models.base import Batch, GenerativeModel, ModelConfig
+from genmodels.nn.gaussian import (
+    gaussian_kl_per_dim,
+    importance_weighted_bound,
+    kl_warmup_weight,
+    posterior_samples,
+    reparameterize,
+)
 
 LIKELIHOODS = ("bernoulli", "continuous_bernoulli", "gaussian")
 OBJECTIVES = ("elbo", "iwae")
 ACTIVE_UNIT_THRESHOLD = 0.01
 """A latent unit is active when Cov_x(E_q[z_u | x]) exceeds this (Burda et al., 2016, section 5.2)."""
-LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass
@@ -160,10 +166,9 @@ class BaseVAE(GenerativeModel):
         """Single-sample reconstruction log-likelihood ``(batch,)``, analytic KL per dimension ``(batch, latent)``."""
         x_flat = self._flat_input(x)
         z_mean, z_log_var = self.encode(x, labels)
-        z = z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
+        z = reparameterize(z_mean, z_log_var)
         reconstruction = self._log_likelihood(x_flat, self._decoder_parameters(z, labels))
-        kl_per_dim = 0.5 * (z_mean.pow(2) + z_log_var.exp() - 1.0 - z_log_var)
-        return {"reconstruction": reconstruction, "kl_per_dim": kl_per_dim}
+        return {"reconstruction": reconstruction, "kl_per_dim": gaussian_kl_per_dim(z_mean, z_log_var)}
 
     def elbo(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Evidence lower bound on log p(x) in nats, one reparameterised sample, ``(batch,)``."""
@@ -176,12 +181,8 @@ class BaseVAE(GenerativeModel):
         """log p(x, z_k) - log q(z_k | x) for ``n_samples`` posterior samples, ``(n_samples, batch)``."""
         x_flat = self._flat_input(x)
         z_mean, z_log_var = self.encode(x, labels)
-        std = torch.exp(0.5 * z_log_var)
-        noise = torch.randn(n_samples, *z_mean.shape, device=z_mean.device, dtype=z_mean.dtype)
-        z = z_mean + std * noise  # (n_samples, batch, latent)
-        log_prior = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
-        log_posterior = -0.5 * (noise.pow(2) + LOG_2PI + z_log_var).sum(-1)
-        return self._log_likelihood(x_flat, self._decoder_parameters(z, labels)) + log_prior - log_posterior
+        z, latent_log_weights = posterior_samples(z_mean, z_log_var, n_samples)  # z: (n_samples, batch, latent)
+        return self._log_likelihood(x_flat, self._decoder_parameters(z, labels)) + latent_log_weights
 
     def importance_weighted_log_prob(
         self,
@@ -202,7 +203,7 @@ class BaseVAE(GenerativeModel):
                 for start in range(0, n_samples, chunk)
             ]
         )
-        return torch.logsumexp(log_weights, dim=0) - math.log(n_samples)
+        return importance_weighted_bound(log_weights)
 
     def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Importance-weighted estimate of log p(x) with ``config.importance_samples`` samples (eval mode)."""
@@ -211,9 +212,7 @@ class BaseVAE(GenerativeModel):
 
     def kl_weight(self) -> float:
         """The KL weight now: ``beta``, ramped up linearly over ``kl_warmup_steps`` training steps."""
-        if self.config.kl_warmup_steps == 0:
-            return self.config.beta
-        return self.config.beta * min(1.0, float(self.training_steps) / self.config.kl_warmup_steps)
+        return kl_warmup_weight(self.config.beta, int(self.training_steps), self.config.kl_warmup_steps)
 
     # --- interface ------------------------------------------------------------------------------
     def loss(self, batch: Batch, phase: str | None = None) -> dict[str, torch.Tensor]:
@@ -222,7 +221,7 @@ class BaseVAE(GenerativeModel):
             self.training_steps += 1
         if self.config.objective == "iwae":
             log_weights = self.log_importance_weights(batch["x"], self.config.train_importance_samples, labels)
-            bound = torch.logsumexp(log_weights, 0) - math.log(self.config.train_importance_samples)
+            bound = importance_weighted_bound(log_weights)
             # the mean log-weight is an unbiased estimate of the ELBO
             return {"loss": -bound.mean(), "negative_elbo": -log_weights.mean()}
         terms = self.elbo_terms(batch["x"], labels)
@@ -245,7 +244,7 @@ class BaseVAE(GenerativeModel):
             ]
         z_mean = torch.cat([mean for mean, _ in posteriors])
         z_log_var = torch.cat([log_var for _, log_var in posteriors])
-        kl_per_dim = 0.5 * (z_mean.pow(2) + z_log_var.exp() - 1.0 - z_log_var).mean(0)
+        kl_per_dim = gaussian_kl_per_dim(z_mean, z_log_var).mean(0)
         activity = z_mean.var(0, unbiased=True) if len(z_mean) > 1 else torch.zeros_like(kl_per_dim)
         metrics = {"active_units": float((activity > ACTIVE_UNIT_THRESHOLD).sum())}
         metrics.update({f"kl_dim_{index}": float(value) for index, value in enumerate(kl_per_dim)})

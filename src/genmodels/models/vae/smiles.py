@@ -13,7 +13,6 @@ lower bound whatever ``beta`` the model trained with.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +27,13 @@ from genmodels.models.autoregressive.sequence import TokenModel
 from genmodels.models.autoregressive.token_choice import choose_next_tokens
 from genmodels.models.base import Batch, ModelConfig
 from genmodels.models.registry import register_model
-
-LOG_2PI = math.log(2 * math.pi)
+from genmodels.nn.gaussian import (
+    gaussian_kl_per_dim,
+    importance_weighted_bound,
+    kl_warmup_weight,
+    posterior_samples,
+    reparameterize,
+)
 
 
 @dataclass
@@ -167,15 +171,12 @@ class SmilesVAE(TokenModel):
         return rows
 
     # --- likelihoods and bounds -------------------------------------------------------------
-    def _kl(self, z_mean: torch.Tensor, z_log_var: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (z_mean.pow(2) + z_log_var.exp() - 1.0 - z_log_var).sum(dim=-1)
-
     def elbo(self, x: torch.Tensor) -> torch.Tensor:
         """Evidence lower bound on log p(row) in nats, one reparameterised sample, ``(batch,)``."""
         tokens, counted = self._targets(x)
         z_mean, z_log_var = self._encode(tokens, counted)
-        z = z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
-        return self._token_log_probs(tokens, counted, z) - self._kl(z_mean, z_log_var)
+        z = reparameterize(z_mean, z_log_var)
+        return self._token_log_probs(tokens, counted, z) - gaussian_kl_per_dim(z_mean, z_log_var).sum(dim=-1)
 
     def log_prob(self, x: torch.Tensor, max_rows: int = 20000) -> torch.Tensor:
         """Importance-weighted estimate of log p(row) with ``config.importance_samples`` samples (eval mode)."""
@@ -183,16 +184,12 @@ class SmilesVAE(TokenModel):
         with self.evaluating(), torch.no_grad():
             tokens, counted = self._targets(x)
             z_mean, z_log_var = self._encode(tokens, counted)
-            std = torch.exp(0.5 * z_log_var)
             chunk = max(1, max_rows // len(tokens))
             log_weights = []
             for start in range(0, samples, chunk):
-                noise = torch.randn(min(chunk, samples - start), *z_mean.shape, device=self.device)
-                z = z_mean + std * noise
-                log_prior = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
-                log_posterior = -0.5 * (noise.pow(2) + LOG_2PI + z_log_var).sum(-1)
-                log_weights.append(self._token_log_probs(tokens, counted, z) + log_prior - log_posterior)
-            return torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(samples)
+                z, latent_log_weights = posterior_samples(z_mean, z_log_var, min(chunk, samples - start))
+                log_weights.append(self._token_log_probs(tokens, counted, z) + latent_log_weights)
+            return importance_weighted_bound(torch.cat(log_weights))
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Negative log-likelihood estimate per counted token: sequences of different lengths stay comparable."""
@@ -200,9 +197,8 @@ class SmilesVAE(TokenModel):
         return -self.log_prob(x) / counted.sum(dim=1)
 
     def kl_weight(self) -> float:
-        if self.config.kl_warmup_steps == 0:
-            return self.config.beta
-        return self.config.beta * min(1.0, float(self.training_steps) / self.config.kl_warmup_steps)
+        """The KL weight now: ``beta``, ramped up linearly over ``kl_warmup_steps`` training steps."""
+        return kl_warmup_weight(self.config.beta, int(self.training_steps), self.config.kl_warmup_steps)
 
     # --- interface --------------------------------------------------------------------------
     def loss(self, batch: Batch, phase: str | None = None) -> dict[str, torch.Tensor]:
@@ -211,9 +207,9 @@ class SmilesVAE(TokenModel):
             self.training_steps += 1
         tokens, counted = self._targets(batch["x"])
         z_mean, z_log_var = self._encode(tokens, counted)
-        z = z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
+        z = reparameterize(z_mean, z_log_var)
         reconstruction = -self._token_log_probs(tokens, counted, z).mean()
-        kl = self._kl(z_mean, z_log_var).mean()
+        kl = gaussian_kl_per_dim(z_mean, z_log_var).sum(dim=-1).mean()
         return {
             "loss": reconstruction + self.kl_weight() * kl,
             "negative_elbo": reconstruction + kl,
