@@ -17,7 +17,7 @@ from genmodels.applications.anomaly.scores import available_scores
 from genmodels.cli.main import app
 from genmodels.data import load_data
 from genmodels.ensembles import Ensemble, ensemble_of
-from genmodels.ensembles.ensemble import borda_count
+from genmodels.ensembles.vote import borda_count
 from genmodels.ensembles.voters.realism import realism_reference, realism_scores
 from genmodels.ensembles.voters.strata import quotas, stratified_selection
 from genmodels.models import GAN, GANConfig

@@ -23,7 +23,7 @@ import torch
 from genmodels.applications.molecules.generation import representation_of, sample_strings
 from genmodels.applications.molecules.metrics import passes_filters
 from genmodels.applications.molecules.smiles import canonicalize_all, parse
-from genmodels.ensembles.ensemble import borda_count
+from genmodels.ensembles.vote import borda_count
 from genmodels.models.autoregressive.sequence import TokenModel
 from genmodels.models.vae.smiles import SmilesVAE
 

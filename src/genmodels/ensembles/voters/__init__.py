@@ -1,1 +1,1 @@
-"""Voters an ensemble can consult besides its members: a fitted critic, the realism score, and vote strata."""
+"""The vote's voters: the members themselves, a fitted critic, the realism score; and the vote's strata."""

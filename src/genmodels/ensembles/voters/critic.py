@@ -11,7 +11,7 @@ likelihood voter prefers whatever is simplest.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +36,13 @@ class VoteCritic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.float()).squeeze(-1)
+
+
+def critic_votes(critic: VoteCritic, chunks: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The critic's real-versus-pool logit of every candidate, the candidates given in ``chunks``: higher looks real."""
+    critic.eval()
+    with torch.no_grad():
+        return torch.cat([critic(chunk) for chunk in chunks])
 
 
 def fit_vote_critic(

@@ -1,0 +1,89 @@
+"""Settings of an ensemble: its members, the strategy that combines them, the vote's voters, the anomaly score.
+
+Saved as JSON with every ensemble; the thresholds, reference rows and strata that fitting sets are
+kept here (or sized here, for the tensors saved beside the members' weights), so a saved ensemble
+loads back exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from genmodels.models.base import ModelConfig
+
+STRATEGIES = ("mixture", "vote", "rejection")
+AGGREGATIONS = ("borda", "majority")
+VOTERS = ("members", "critic", "realism", "all")
+"""``all``: the members and the critic."""
+COMBINATIONS = ("mean", "rank")
+
+
+@dataclass
+class EnsembleConfig(ModelConfig):
+    member_types: tuple[str, ...] = ()
+    member_configs: tuple[dict, ...] = ()
+    weights: tuple[float, ...] = ()
+    """Mixture weights (normalised); empty: equal."""
+    strategy: str = "mixture"
+    candidates: int = 4
+    """For ``vote``: candidates proposed by every member per sample kept."""
+    aggregation: str = "borda"
+    """For ``vote``: ``borda`` (sum of ranks) or ``majority`` (voters' calibrated acceptances, then Borda)."""
+    voters: str = "members"
+    """For ``vote``: the members' likelihoods and discriminators, a fitted real-versus-pool ``critic``, the
+    ``realism`` score against real rows, or ``all`` (members and critic)."""
+    critic_hidden: int = 256
+    """Width of the critic's two hidden layers."""
+    realism_neighbours: int = 5
+    """For the realism voter: k of the real rows' k-nearest-neighbour balls."""
+    realism_rows: int = 0
+    """Real reference rows the realism voter keeps, set by :meth:`Ensemble.fit_vote_realism` (sizes the saved rows)."""
+    vote_strata: int = 0
+    """For ``vote``: k-means cells of real data whose shares the kept samples keep; 0: no strata."""
+    vote_false_rejection: float = 0.1
+    """For ``majority``: the share of real held-out data each voter's acceptance threshold rejects."""
+    vote_thresholds: tuple[float, ...] = ()
+    """For ``majority``: one acceptance threshold per voter, set by :meth:`Ensemble.calibrate_votes`."""
+    rejection_percentile: float = 0.8
+    """For ``rejection``: the shift gamma puts this quantile of a burn-in's F(x) at acceptance probability 1/2."""
+    rejection_burn_in: int = 2000
+    """For ``rejection``: generated samples that set the largest discriminator logit and gamma."""
+    combination: str = "mean"
+    """Anomaly score: ``mean`` (mean of standardised scores) or ``rank`` (mean of members' reference CDFs)."""
+    member_scores: tuple[str, ...] = ()
+    """Each member's anomaly score by name (``nll``, ``input_complexity``, ``reconstruction``...); empty: ``nll``."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.member_types or len(self.member_types) != len(self.member_configs):
+            raise ValueError("an ensemble needs one or more members, each with its type and config")
+        if self.weights and (len(self.weights) != len(self.member_types) or min(self.weights) < 0):
+            raise ValueError(f"weights must be {len(self.member_types)} non-negative numbers, got {self.weights}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+        if self.candidates < 1:
+            raise ValueError(f"candidates must be at least 1, got {self.candidates}")
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}")
+        if not 0 < self.vote_false_rejection < 1:
+            raise ValueError(f"vote_false_rejection must be in (0, 1), got {self.vote_false_rejection}")
+        if self.voters not in VOTERS:
+            raise ValueError(f"voters must be one of {', '.join(VOTERS)}, got {self.voters!r}")
+        if self.critic_hidden < 1:
+            raise ValueError(f"critic_hidden must be at least 1, got {self.critic_hidden}")
+        if self.realism_neighbours < 1 or self.realism_rows < 0 or self.vote_strata < 0:
+            raise ValueError("realism_neighbours must be positive, realism_rows and vote_strata non-negative")
+        if self.vote_thresholds and len(self.vote_thresholds) != self.num_voters:
+            raise ValueError(f"vote_thresholds must be one per voter ({self.num_voters}): {self.vote_thresholds}")
+        if not 0 < self.rejection_percentile < 1 or self.rejection_burn_in < 1:
+            raise ValueError("rejection_percentile must be in (0, 1) and rejection_burn_in positive")
+        if self.member_scores and len(self.member_scores) != len(self.member_types):
+            raise ValueError(f"member_scores must name one score per member ({len(self.member_types)}), "
+                             f"got {self.member_scores}")  # fmt: skip
+        if self.combination not in COMBINATIONS:
+            raise ValueError(f"combination must be one of {', '.join(COMBINATIONS)}, got {self.combination!r}")
+
+    @property
+    def num_voters(self) -> int:
+        members = len(self.member_types) if self.voters in ("members", "all") else 0
+        return members + (self.voters != "members")
