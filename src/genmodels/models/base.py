@@ -82,6 +82,9 @@ class GenerativeModel(nn.Module, ABC):
     """Parameter patterns that depend on the class count only; fine-tuning to a new count re-initialises them."""
     lora_targets: ClassVar[tuple[str, ...]] = ("*",)
     """Module-name patterns whose linear and convolution weights LoRA adapts by default."""
+    sampling_controls: ClassVar[tuple[str, ...] | None] = None
+    """The keyword controls ``sample`` takes (e.g. ``labels``, ``temperature``), refusing any other;
+    None for a model whose ``_sample`` checks them itself (an ensemble hands them to its members)."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -144,12 +147,22 @@ class GenerativeModel(nn.Module, ABC):
     def sample(self, n: int, generator: torch.Generator | None = None, **controls: Any) -> torch.Tensor:
         """``n`` new samples, shape ``(n, *data_shape)``, drawn in eval mode without gradients.
 
-        The same ``generator`` seed gives the same samples.
+        The same ``generator`` seed gives the same samples; ``controls`` are those the family
+        names in :attr:`sampling_controls`.
         """
         if int(n) < 1:
             raise ValueError(f"n must be a positive number of samples, got {n}")
+        self.check_sampling_controls(controls)
         with self.evaluating(), torch.no_grad():
             return self._sample(int(n), generator, **controls)
+
+    def check_sampling_controls(self, controls: Mapping[str, Any]) -> None:
+        """Refuse controls outside :attr:`sampling_controls`, naming those the model takes."""
+        accepted = self.sampling_controls
+        unknown = [name for name in controls if accepted is not None and name not in accepted]
+        if unknown:
+            takes = f"it takes: {', '.join(accepted)}" if accepted else "it takes no sampling controls"
+            raise ValueError(f"{type(self).__name__}.sample does not take {', '.join(unknown)}; {takes}")
 
     @abstractmethod
     def _sample(self, n: int, generator: torch.Generator | None, **controls: Any) -> torch.Tensor:

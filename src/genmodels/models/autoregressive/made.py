@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -136,7 +135,7 @@ class MADE(AutoregressiveImageModel):
         return self._log_prob_with_mask(x, mask_index, labels)
 
     def _sample(
-        self, n: int, generator: torch.Generator | None, labels: torch.Tensor | int | None = None, **_: Any
+        self, n: int, generator: torch.Generator | None, labels: torch.Tensor | int | None = None
     ) -> torch.Tensor:
         """Pixel by pixel in the first mask's ordering, all ``n`` samples at once (D network passes)."""
         labels = class_labels(labels, n, self.config.num_classes, self.device)

@@ -10,7 +10,6 @@ connections in the horizontal stack; class labels add a learned bias to every ga
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
@@ -135,7 +134,7 @@ class PixelCNN(AutoregressiveImageModel):
         return self.pixel_log_probs(x, labels).flatten(1).sum(1)
 
     def _sample(
-        self, n: int, generator: torch.Generator | None, labels: torch.Tensor | int | None = None, **_: Any
+        self, n: int, generator: torch.Generator | None, labels: torch.Tensor | int | None = None
     ) -> torch.Tensor:
         """Raster order, one network pass per pixel for all ``n`` samples at once."""
         labels = class_labels(labels, n, self.config.num_classes, self.device)

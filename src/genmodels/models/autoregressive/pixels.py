@@ -77,6 +77,7 @@ class AutoregressiveImageModel(GenerativeModel):
     recommended_data = {"binarize": True}
     report_samples = 200
     """Sampling takes one network pass per pixel, so run reports draw fewer (``genmodels evaluate`` draws more)."""
+    sampling_controls = ("labels",)
 
     @property
     def is_conditional(self) -> bool:

@@ -101,6 +101,7 @@ class SequenceModel(TokenModel):
     log_prob_kind = "exact"
     context_limit: int | None = None
     """Most tokens the model attends to at once; None for recurrent models, which have no limit."""
+    sampling_controls = ("temperature", "top_k", "top_p", "use_cache")
 
     # --- what a family implements -----------------------------------------------------------
     @abstractmethod

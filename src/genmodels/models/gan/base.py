@@ -79,6 +79,7 @@ class BaseGAN(GenerativeModel):
 
     config_class = BaseGANConfig
     score_is_nll = False
+    sampling_controls: ClassVar[tuple[str, ...]] = ("labels", "truncation", "use_ema")
     conditioning_parts: ClassVar[tuple[str, ...]] = ("label_projection",)
     recommended_training: ClassVar[dict[str, Any]] = {"learning_rate": 2e-4, "betas": (0.5, 0.999), "monitor": None}
 
@@ -286,14 +287,9 @@ class BaseGAN(GenerativeModel):
         labels: torch.Tensor | int | None = None,
         truncation: float | None = None,
         use_ema: bool | None = None,
-        **controls: Any,
     ) -> torch.Tensor:
         """Controls: ``labels`` (conditional GANs: one per sample, one for all, or drawn uniformly when
         omitted), ``truncation`` and ``use_ema`` (default: when trained with EMA)."""
-        if controls:
-            raise TypeError(
-                f"{type(self).__name__}.sample takes labels, truncation and use_ema, got {', '.join(controls)}"
-            )
         if use_ema is None:
             use_ema = self.config.ema_decay > 0
         if use_ema and self.config.ema_decay <= 0:

@@ -52,6 +52,7 @@ class TabularMADE(TableModel, GenerativeModel):
     config_class = TabularMADEConfig
     log_prob_kind = "exact"
     block_stack = "hidden"
+    sampling_controls: ClassVar[tuple[str, ...]] = ()
     recommended_data: ClassVar[dict[str, Any]] = {"binarize": False}
     recommended_training: ClassVar[dict[str, Any]] = {
         "learning_rate": 1e-3,
@@ -110,10 +111,8 @@ class TabularMADE(TableModel, GenerativeModel):
         nll = -self.log_prob(batch["x"]).mean()
         return {"loss": nll, "nll_per_column": nll / self.variables}
 
-    def _sample(self, n: int, generator: torch.Generator | None, **controls: Any) -> torch.Tensor:
+    def _sample(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         """One pass per column, in the chain rule's order; categories come out as one-hot rows."""
-        if controls:
-            raise ValueError(f"tabular-made takes no sampling controls, got {sorted(controls)}")
         x = torch.zeros(n, *self.config.data_shape, device=self.device)
         offset = self.config.numeric_features
         for variable in range(self.config.numeric_features):

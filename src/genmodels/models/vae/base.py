@@ -79,6 +79,7 @@ class BaseVAE(GenerativeModel):
     part_aliases: ClassVar[dict[str, tuple[str, ...]]] = {"encoder": ("encoder", "z_mean", "z_log_var")}
     recommended_training: ClassVar[dict[str, Any]] = {"learning_rate": 1e-3, "monitor": "negative_elbo"}
     recommended_data: ClassVar[dict[str, Any]] = {"binarize": True}
+    sampling_controls: ClassVar[tuple[str, ...]] = ("labels",)
 
     def __init__(self, config: VAEConfig) -> None:
         super().__init__(config)
@@ -271,14 +272,12 @@ class BaseVAE(GenerativeModel):
         }
 
     def _sample(
-        self, n: int, generator: torch.Generator | None, labels: torch.Tensor | int | None = None, **controls: Any
+        self, n: int, generator: torch.Generator | None, labels: torch.Tensor | int | None = None
     ) -> torch.Tensor:
         """Decoder means of prior samples; a conditional VAE takes ``labels`` (one per sample, or one for all).
 
         Without labels, a conditional VAE draws them uniformly with the same generator.
         """
-        if controls:
-            raise TypeError(f"{type(self).__name__}.sample takes labels only, got {', '.join(controls)}")
         if self.is_conditional:
             if labels is None:
                 labels = torch.randint(self.config.num_classes, (n,), generator=generator, device=self.device)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -79,6 +78,7 @@ class SmilesVAE(TokenModel):
         "val_every": 250,
     }
     recommended_data = {"line_rows": True, "context_length": 100}
+    sampling_controls = ("temperature",)
 
     def __init__(self, config: SmilesVAEConfig) -> None:
         super().__init__(config)
@@ -217,11 +217,8 @@ class SmilesVAE(TokenModel):
             "kl": kl,
         }
 
-    def _sample(
-        self, n: int, generator: torch.Generator | None, temperature: float = 1.0, **controls: Any
-    ) -> torch.Tensor:
-        if controls:
-            raise TypeError(f"unknown sampling controls for {type(self).__name__}: {sorted(controls)}")
+    def _sample(self, n: int, generator: torch.Generator | None, temperature: float = 1.0) -> torch.Tensor:
+        """Sequences decoded from prior codes; ``temperature`` 0 decodes greedily."""
         z = torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)
         return self.decode(z, temperature, generator)
 
