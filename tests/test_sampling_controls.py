@@ -1,4 +1,5 @@
-"""What every built-in family declares about itself: the sampling controls it takes (and refuses)."""
+"""What every built-in family declares about itself: the sampling controls it takes (and refuses), and
+whether its score is its negative log-likelihood in nats."""
 
 from __future__ import annotations
 
@@ -80,3 +81,38 @@ def test_every_declared_control_works(name):
     assert set(controls) == set(model.sampling_controls)
     samples = model.sample(2, generator=torch.Generator().manual_seed(0), **controls)
     assert samples.shape == (2, *model.config.data_shape)
+
+
+def rows_of(model: torch.nn.Module) -> torch.Tensor:
+    """Two valid rows for the model: binary images, or encoded table rows (numbers, then one one-hot group)."""
+    generator = torch.Generator().manual_seed(1)
+    if len(model.config.data_shape) == 3:
+        return torch.bernoulli(torch.full((2, *model.config.data_shape), 0.5), generator=generator)
+    numbers = torch.randn(2, model.config.numeric_features, generator=generator)
+    return torch.cat([numbers, torch.eye(2)], dim=1)
+
+
+NLL_SCORED = sorted(name for name in TINY_SETTINGS if MODEL_REGISTRY[name].score_is_nll)
+
+
+def test_only_likelihood_models_of_whole_rows_claim_an_nll_score():
+    assert NLL_SCORED == ["conv-vae", "made", "pixelcnn", "tabular-made", "tabular-vae", "vae"]
+
+
+@pytest.mark.parametrize("name", NLL_SCORED)
+def test_an_nll_score_is_the_negative_log_prob(name):
+    model = tiny(name).eval()
+    x = rows_of(model)
+    with torch.no_grad():
+        torch.manual_seed(2)
+        score = model.score(x)
+        torch.manual_seed(2)
+        log_prob = model.log_prob(x)
+    torch.testing.assert_close(score, -log_prob)
+
+
+@pytest.mark.parametrize("name", sorted(TINY_SETTINGS))
+def test_input_complexity_is_offered_only_for_nll_scores_of_images(name):
+    model = tiny(name)
+    offered = "input_complexity" in model.anomaly_scores()
+    assert offered == (model.score_is_nll and len(model.config.data_shape) == 3)

@@ -68,6 +68,7 @@ class SmilesVAE(TokenModel):
 
     config_class = SmilesVAEConfig
     log_prob_kind = "importance_weighted"
+    score_is_nll = False  # the score is the NLL per counted token, so sequences of different lengths compare
     part_aliases = {"encoder": ("embedding", "encoder", "z_mean", "z_log_var")}
     recommended_training = {
         "learning_rate": 1e-3,
