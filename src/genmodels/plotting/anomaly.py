@@ -1,11 +1,10 @@
-"""Pictures of a detector: score histograms of normal and anomalous rows, the ROC curve, per-pixel maps."""
+"""Pictures of a detector: score histograms of normal and anomalous rows, the ROC curve."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -36,19 +35,5 @@ def plot_roc_curve(scores: np.ndarray, is_anomaly: np.ndarray, path: str | Path)
     axis.set_xlabel("false-positive rate")
     axis.set_ylabel("true-positive rate")
     axis.legend(loc="lower right")
-    figure.savefig(path, dpi=110)
-    return Path(path)
-
-
-def plot_anomaly_maps(images: torch.Tensor, maps: torch.Tensor, path: str | Path) -> Path:
-    """Each image above its per-pixel anomaly map (brighter = more anomalous)."""
-    count = len(images)
-    figure = Figure(figsize=(1.2 * count, 2.6), layout="constrained")
-    axes = figure.subplots(2, count, squeeze=False)
-    for column in range(count):
-        axes[0, column].imshow(images[column, 0].cpu(), cmap="gray", vmin=0, vmax=1)
-        axes[1, column].imshow(maps[column].sum(0).cpu(), cmap="inferno")
-        for row in (0, 1):
-            axes[row, column].axis("off")
     figure.savefig(path, dpi=110)
     return Path(path)
