@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import numpy as np
-import torch
 import typer
-from rich.console import Console
+
+from genmodels.cli.printing import console
+from genmodels.cli.settings import parse_assignments
+
+if TYPE_CHECKING:
+    import torch
 
 detect_app = typer.Typer(
     help="Anomaly detection: fit, score, evaluate, and the standard protocols.", no_args_is_help=True
 )
-console = Console()
 ScoreName = Annotated[str, typer.Option(help="nll, negative_elbo, reconstruction, critic, input_complexity.")]
 FalsePositiveRate = Annotated[float, typer.Option(help="False-positive rate on held-out normal data.")]
 
 
 def _rows(model, path: Path) -> tuple[torch.Tensor, object]:
     """The rows of a table (via the model's preprocessor) or of a .npy array, and the raw table if any."""
+    import numpy as np
+    import torch
+
     from genmodels.data.tabular import TABLE_SUFFIXES, read_table
 
     if path.suffix in TABLE_SUFFIXES:
@@ -54,10 +59,9 @@ def fit(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="model.X=..., data.X=..., trainer.X=...")] = None,
 ) -> None:
     """Train a model on normal data, then calibrate a threshold on its held-out normal (validation) split."""
-    from genmodels.cli.main import _parse_assignments
     from genmodels.runs import default_run_dir, make_spec, train_run
 
-    sections = _parse_assignments(set_ or [])
+    sections = parse_assignments(set_ or [])
     trainer = {**sections["trainer"], "seed": seed, "progress_bar": False}
     if max_steps is not None:
         trainer["max_steps"] = max_steps
@@ -75,7 +79,7 @@ def fit(
 )
 def calibrate(
     run: Annotated[Path, typer.Argument(help="A saved run or model: an ensemble from `ensemble create`, any model.")],
-    data: Annotated[Optional[str], typer.Option(help="Normal data [default: the run's own data].")] = None,
+    data: Annotated[Optional[str], typer.Option(help="Normal data \\[default: the run's own data].")] = None,
     score: ScoreName = "nll",
     fpr: FalsePositiveRate = 0.05,
     seed: Annotated[int, typer.Option(help="Seed of the scores.")] = 0,
@@ -87,7 +91,6 @@ def calibrate(
     `detect evaluate` then work on it as on any detector run.
     """
     import genmodels
-    from genmodels.cli.main import _parse_assignments
     from genmodels.data import DataSpec, load_data
     from genmodels.runs import load_run_spec
 
@@ -96,7 +99,7 @@ def calibrate(
     if data is None:
         spec = load_run_spec(run).data
     else:
-        spec = DataSpec.from_dict({**_parse_assignments(set_ or [])["data"], "name": data})
+        spec = DataSpec.from_dict({**parse_assignments(set_ or [])["data"], "name": data})
     _save_detector(genmodels.load(run), load_data(spec).validation.images, run, score, fpr, seed)
 
 
@@ -122,6 +125,7 @@ def score_rows(
     For a table model with per-column likelihoods (tabular-made), each column's share of the row's
     NLL follows as ``nll:COLUMN``: the largest says which column makes the row unlikely.
     """
+    import numpy as np
     import pandas as pd
 
     import genmodels
@@ -152,9 +156,11 @@ def evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory written by `detect fit`.")],
     rows: Annotated[Path, typer.Argument(help="Labelled rows: a table or a .npy array.")],
     labels: Annotated[str, typer.Option(help="The table's label column, or a .npy file; 1/True = anomaly.")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder [default: RUN/detection].")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder \\[default: RUN/detection].")] = None,
 ) -> None:
     """AUROC, AUPRC and F1 at the threshold; a score histogram and the ROC curve as PNG."""
+    import numpy as np
+
     import genmodels
     from genmodels.applications.anomaly import Detector, detection_metrics
     from genmodels.io.files import write_text_atomic
@@ -200,19 +206,18 @@ def protocol(
     name: Annotated[str, typer.Argument(help="one-class or breast-cancer.")],
     model: Annotated[str, typer.Option(help="Registered model.")] = "vae",
     data: Annotated[str, typer.Option(help="Image data set of the one-class protocol.")] = "mnist5k",
-    classes: Annotated[Optional[list[int]], typer.Option(help="Normal classes to run [default: all].")] = None,
-    seeds: Annotated[Optional[list[int]], typer.Option(help="Seeds [default: 0].")] = None,
+    classes: Annotated[Optional[list[int]], typer.Option(help="Normal classes to run \\[default: all].")] = None,
+    seeds: Annotated[Optional[list[int]], typer.Option(help="Seeds \\[default: 0].")] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="Training steps per model.")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="JSON file.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="model.X=..., trainer.X=...")] = None,
 ) -> None:
     """Run a standard protocol: every score of the model and the scikit-learn baselines on the same splits."""
     from genmodels.applications.anomaly.protocols import run_protocol
-    from genmodels.cli.main import _parse_assignments
     from genmodels.io.files import write_text_atomic
     from genmodels.io.versions import software_versions
 
-    sections = _parse_assignments(set_ or [])
+    sections = parse_assignments(set_ or [])
     trainer = dict(sections["trainer"])
     if max_steps is not None:
         trainer["max_steps"] = max_steps

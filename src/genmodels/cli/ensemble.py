@@ -7,10 +7,33 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
+
+from genmodels.cli.printing import console
 
 ensemble_app = typer.Typer(help="Ensembles of saved models: mixture or voting.", no_args_is_help=True)
-console = Console()
+
+MemberScores = Annotated[
+    Optional[list[str]],
+    typer.Option(help="Anomaly score of each member, in order (repeat): nll, input_complexity, reconstruction..."),
+]
+Voters = Annotated[
+    str,
+    typer.Option(
+        help="Vote: members, a critic of real data against the pooled proposals, the realism score against "
+        "real rows, or all (members and critic)."
+    ),
+]
+VoteStrata = Annotated[
+    int, typer.Option(help="Vote: k-means cells of real data whose shares the kept samples keep (0: none).")
+]
+Calibrate = Annotated[
+    bool,
+    typer.Option(
+        help="On the first run's data: fit the mixture weights by EM (members with likelihoods), the critic "
+        "(training split, validation to keep its best weights), the realism voter's reference rows and the "
+        "strata (training split), and every voter's acceptance threshold."
+    ),
+]
 
 
 @ensemble_app.command(
@@ -28,35 +51,16 @@ def create(
     combination: Annotated[
         str, typer.Option(help="Anomaly score: mean of the members' standardised scores, or of their ranks.")
     ] = "mean",
-    member_score: Annotated[
-        Optional[list[str]],
-        typer.Option(help="Anomaly score of each member, in order (repeat): nll, input_complexity, reconstruction..."),
-    ] = None,
+    member_score: MemberScores = None,
     aggregation: Annotated[str, typer.Option(help="Vote: borda, or majority of calibrated voters.")] = "borda",
-    voters: Annotated[
-        str,
-        typer.Option(
-            help="Vote: members, a critic of real data against the pooled proposals, the realism score against "
-            "real rows, or all (members and critic)."
-        ),
-    ] = "members",
-    vote_strata: Annotated[
-        int, typer.Option(help="Vote: k-means cells of real data whose shares the kept samples keep (0: none).")
-    ] = 0,
-    calibrate: Annotated[
-        bool,
-        typer.Option(
-            help="On the first run's data: fit the mixture weights by EM (members with likelihoods), the critic "
-            "(training split, validation to keep its best weights), the realism voter's reference rows and the "
-            "strata (training split), and every voter's acceptance threshold."
-        ),
-    ] = False,
+    voters: Voters = "members",
+    vote_strata: VoteStrata = 0,
+    calibrate: Calibrate = False,
 ) -> None:
     """Save the members as one ensemble; its run.json reuses the first member's data, so evaluate works."""
     import genmodels
     from genmodels.ensembles import ensemble_of
-    from genmodels.io.files import write_text_atomic
-    from genmodels.runs import MODEL_DIR, RUN_FILE
+    from genmodels.runs import MODEL_DIR
 
     if (aggregation == "majority" or voters != "members" or vote_strata) and not calibrate:
         raise typer.BadParameter(
@@ -77,12 +81,20 @@ def create(
     if calibrate:
         _calibrate(ensemble, runs[0], fit_weights=not weights)
     ensemble.save_pretrained(output / MODEL_DIR, members=[str(run) for run in runs])
+    _write_run_spec(runs, output)
+    console.print(f"ensemble of {len(members)} ({', '.join(m.model_type for m in members)}) -> {output}")
+
+
+def _write_run_spec(runs: list[Path], output: Path) -> None:
+    """The first member's run.json, naming the members, so `evaluate` finds the data (none without one)."""
+    from genmodels.io.files import write_text_atomic
+    from genmodels.runs import RUN_FILE
+
     first_run = runs[0] / RUN_FILE
     if first_run.is_file():
         spec = json.loads(first_run.read_text(encoding="utf-8"))
         spec.update(model="ensemble", model_config={}, members=[str(run) for run in runs])
         write_text_atomic(output / RUN_FILE, json.dumps(spec, indent=2) + "\n")
-    console.print(f"ensemble of {len(members)} ({', '.join(m.model_type for m in members)}) -> {output}")
 
 
 def _calibrate(ensemble, run: Path, fit_weights: bool) -> None:

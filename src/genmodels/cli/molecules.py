@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
+
+from genmodels.cli.printing import console
 
 molecules_app = typer.Typer(
     help="Drug discovery: SMILES corpora, generation, MOSES metrics, property optimisation.", no_args_is_help=True
 )
-console = Console()
 REPRESENTATIONS = ("smiles", "selfies")
 
 
@@ -71,7 +71,7 @@ def generate(
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     representation: Annotated[
         Optional[str],
-        typer.Option(help="What the model writes: smiles or selfies [default: selfies for a SELFIES tokenizer]."),
+        typer.Option(help="What the model writes: smiles or selfies \\[default: selfies for a SELFIES tokenizer]."),
     ] = None,
     sdf: Annotated[Optional[Path], typer.Option(help="Also write the valid molecules as SDF.")] = None,
     grid: Annotated[Optional[Path], typer.Option(help="Also draw the first 24 valid molecules.")] = None,
@@ -144,10 +144,10 @@ def vote(
 def evaluate(
     generated: Annotated[Path, typer.Argument(help="Generated SMILES (.smi, .txt, or .csv with --column).")],
     reference: Annotated[str, typer.Option(help="'moses' (shipped subsets), a MOSES directory, or a SMILES file.")],
-    train: Annotated[Optional[str], typer.Option(help="Training set for novelty [default: the reference's].")] = None,
+    train: Annotated[Optional[str], typer.Option(help="Training set for novelty \\[default: the reference's].")] = None,
     column: Annotated[str, typer.Option(help="SMILES column of CSV inputs.")] = "SMILES",
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", help="JSON [default: GENERATED.metrics.json].")
+        Optional[Path], typer.Option("--output", "-o", help="JSON \\[default: GENERATED.metrics.json].")
     ] = None,
     fcd: Annotated[bool, typer.Option(help="Compute the Frechet ChemNet distance (slowest metric).")] = True,
     n_jobs: Annotated[int, typer.Option(help="Worker processes.")] = 2,
@@ -206,13 +206,12 @@ def optimize(
     from genmodels.applications.molecules.outputs import draw_grid, properties_table
     from genmodels.applications.molecules.properties import objective as make_objective
     from genmodels.io.files import write_text_atomic
-    from genmodels.models.vae.smiles import SmilesVAE
 
     score = make_objective(objective)
     model = genmodels.load(run)
     known_smiles = load_smiles(known).smiles
     output.mkdir(parents=True, exist_ok=True)
-    if isinstance(model, SmilesVAE):
+    if hasattr(model, "rows_to_strings"):  # a SMILES VAE decodes whole lines from a latent code to ascend
         route = "latent gradient ascent"
         result = optimize_latent(model, score, known_smiles[:known_count], keep, steps, keep=keep, seed=seed)
     else:

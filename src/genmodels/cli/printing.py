@@ -1,0 +1,46 @@
+"""What the commands print: one console for all of them, and a run's results as a table or as lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+console = Console()
+
+
+def print_run_report(run_dir: Path, report: dict[str, Any]) -> None:
+    """The headline numbers of a finished run's ``report.json``: steps, throughput, test results, pictures."""
+    table = Table(title=f"run {run_dir}", show_header=False)
+    training = report["training"]
+    table.add_row("steps", str(training["steps"]))
+    table.add_row("throughput", f"{training['examples_per_second']:.0f} examples/s")
+    test = report["test"]
+    for name, result in test.get("likelihood", {}).items():
+        table.add_row(f"test {name}", describe_likelihood(result))
+    for name, value in {**test.get("losses", {}), **text_summary(test.get("text"))}.items():
+        table.add_row(f"{test['split']} {name}", f"{value:.4f}")
+    for name, value in {**test.get("sample_quality", {}), **test.get("modes", {})}.items():
+        if isinstance(value, (int, float)) and name != "seed":
+            table.add_row(f"samples {name}", f"{value:.4g}")
+    for warning in training.get("warnings", []):
+        table.add_row("[yellow]warning[/yellow]", escape(warning))
+    for name, path in report["pictures"].items():
+        table.add_row(name, path)
+    console.print(table)
+
+
+def text_summary(result: dict[str, Any] | None) -> dict[str, float]:
+    """The per-token and per-character figures of a text evaluation (none for other data)."""
+    names = ("nats_per_token", "bits_per_character", "perplexity")
+    return {name: result[name] for name in names} if result else {}
+
+
+def describe_likelihood(result: dict[str, Any]) -> str:
+    """A likelihood estimate in nats, bits/dim where the data are discrete, with its examples and samples K."""
+    bits = f", {result['bits_per_dim']:.4f} bits/dim" if "bits_per_dim" in result else ""
+    samples = f", K={result['importance_samples']}" if "importance_samples" in result else ""
+    return f"{result['nats']:.3f} nats{bits} ({result['examples']} examples{samples})"
