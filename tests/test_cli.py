@@ -10,11 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+import genmodels
 from genmodels.cli.main import app
+from genmodels.transfer.finetuning import locate_base
 
 runner = CliRunner()
 SRC = Path(__file__).parents[1] / "src"
@@ -167,6 +170,34 @@ def test_config_file_and_set_overrides(tmp_path):
     saved = json.loads((tmp_path / "run" / "model" / "config.json").read_text())["config"]
     assert saved["latent_dim"] == 3 and saved["hidden_dim"] == 64
     assert json.loads((tmp_path / "run" / "report.json").read_text())["training"]["steps"] == 10
+
+
+def test_merge_lora_saves_a_plain_model_that_computes_what_the_adapters_did(vae_run, tmp_path):
+    lora, merged_dir = tmp_path / "lora", tmp_path / "merged"
+    tiny = ["--max-steps", "10", "--batch-size", "32", "--val-every", "10", "--no-progress", "--lr", "0.01"]
+    invoke("finetune", vae_run, "--data", "digits", "--lora-rank", "2", "-o", lora, *tiny)
+    assert "merged" in invoke("merge-lora", lora, "-o", merged_dir).output
+    saved = json.loads((merged_dir / "config.json").read_text())
+    assert "adapter" not in saved and [path.name for path in merged_dir.glob("*.safetensors")] == ["model.safetensors"]
+    assert saved["merged_lora"]["rank"] == 2 and saved["finetuned_from"]["path"] == str((vae_run / "model").resolve())
+    adapted, merged = genmodels.load(lora), genmodels.load(merged_dir)
+    assert getattr(merged, "lora", None) is None and not any("lora_" in name for name in merged.state_dict())
+    images = adapted.sample(8, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(merged.sample(8, generator=torch.Generator().manual_seed(0)), images, atol=1e-5)
+    base_images = genmodels.load(vae_run).sample(8, generator=torch.Generator().manual_seed(0))
+    assert not torch.allclose(base_images, images, atol=1e-3), "the adapters changed the model"
+    binary = (images > 0.5).float()
+    torch.manual_seed(1)
+    adapted_log_prob = adapted.log_prob(binary)
+    torch.manual_seed(1)
+    assert torch.allclose(merged.log_prob(binary), adapted_log_prob, atol=1e-5)
+    assert locate_base(merged_dir).model_type == "vae", "a merged model can be fine-tuned again"
+    assert "merged LoRA" in invoke("info", merged_dir).output
+
+    again = runner.invoke(app, ["merge-lora", str(lora), "-o", str(merged_dir)])
+    assert again.exit_code != 0 and "already exists" in str(again.exception)
+    retune = runner.invoke(app, ["finetune", str(lora), "--data", "digits", "-o", str(tmp_path / "x")])
+    assert retune.exit_code != 0 and f"genmodels merge-lora {lora} -o MERGED" in str(retune.exception)
 
 
 def cli(*args: str) -> list[str]:

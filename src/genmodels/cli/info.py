@@ -39,7 +39,7 @@ def info(
 
 
 def _add_model_rows(table: Table, prefix: str, path: Path, saved: dict[str, Any]) -> None:
-    """One model of the lineage: its type, data, steps, frozen parts, and the LoRA adapters it carries."""
+    """One model of the lineage: its type, data, steps, frozen parts, and LoRA adapters carried or merged."""
     table.add_row(f"{prefix}model", f"{saved['model_type']} ({path})")
     table.add_row(f"{prefix}data", escape(_describe_data(saved.get("data", {}))))
     if "trained_steps" in saved:
@@ -50,6 +50,10 @@ def _add_model_rows(table: Table, prefix: str, path: Path, saved: dict[str, Any]
         adapter = saved["adapter"]
         layers = len(adapter["modules"])
         table.add_row(f"{prefix}LoRA", f"rank {adapter['rank']}, alpha {adapter['alpha']}, {layers} layers")
+    if "merged_lora" in saved:
+        merged = saved["merged_lora"]
+        settings = f"rank {merged['rank']}, alpha {merged['alpha']}, {len(merged['modules'])} layers"
+        table.add_row(f"{prefix}merged LoRA", f"{settings} ({merged['path']})")
 
 
 def _lineage(directory: Path) -> list[tuple[Path, dict[str, Any]]]:

@@ -50,7 +50,10 @@ def locate_base(path: str | Path) -> BaseModel:
     directory = locate_model_dir(path)
     saved = read_config(directory)
     if "adapter" in saved:
-        raise CheckpointError(f"{directory} holds LoRA adapters; merge them into a full model before tuning it again")
+        raise CheckpointError(
+            f"{directory} holds LoRA adapters; merge them into a plain model first "
+            f"(genmodels merge-lora {path} -o MERGED) and fine-tune MERGED"
+        )
     weights_hash = sha256_file(directory / WEIGHTS_NAME)
     if weights_hash != saved.get("weights_sha256"):
         raise CheckpointError(f"{directory}: the weights do not match the SHA-256 in {CONFIG_NAME}; they are corrupt")
