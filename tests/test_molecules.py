@@ -117,6 +117,7 @@ def test_hill_climbing_moves_towards_the_objective(tiny_generator):
     assert result.top[0][0] == "c1ccccc1" and after > before  # benzene is the heaviest of the three
 
 
+@pytest.mark.slow  # a whole prepare -> evaluate (or train -> generate) workflow: half a minute and more
 def test_prepare_and_evaluate_commands(tmp_path):
     (tmp_path / "in.csv").write_text("SMILES\nCCO\nbad\nc1ccccc1\n", encoding="utf-8")
     runner = CliRunner()

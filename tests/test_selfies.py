@@ -140,6 +140,7 @@ def test_molecule_voting_refuses_selfies_members(selfies_generator):
         vote_molecules([selfies_generator], n=3)
 
 
+@pytest.mark.slow  # a whole prepare -> evaluate (or train -> generate) workflow: half a minute and more
 def test_prepare_train_and_generate_with_selfies_tokens(tmp_path):
     runner = CliRunner()
     (tmp_path / "in.smi").write_text("\n".join(THREE * 100) + "\n", encoding="utf-8")
