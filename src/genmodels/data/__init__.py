@@ -1,33 +1,25 @@
-"""Data sets that work offline, a user's own files, and fixed seeded splits."""
+"""Data sets that work offline, a user's own files, and fixed seeded splits.
 
-from genmodels.data import builtin as _builtin  # noqa: F401  (registers the built-in data sets)
-from genmodels.data import synthetic as _synthetic  # noqa: F401  (registers the 2-D test beds)
-from genmodels.data.loading import load_data
-from genmodels.data.registry import DATASETS, register_dataset
-from genmodels.data.spec import DataSpec, DataSplits, ImageSplit
-from genmodels.data.text import TEXT_DATASETS, TextSplit, TokenWindows
-from genmodels.data.tokenizers import BPETokenizer, CharTokenizer, SelfiesTokenizer, Tokenizer, load_tokenizer
+Names are imported on first use, so a model that needs only a tokenizer does not load the table readers.
+"""
 
+from genmodels.lazy import lazy_attributes
 
-def list_datasets() -> dict[str, str]:
-    """Every built-in data set (images, 2-D points, text) with its description."""
-    descriptions = {name: dataset.description for name, dataset in DATASETS.items()}
-    descriptions.update({name: description for name, (description, _) in TEXT_DATASETS.items()})
-    return dict(sorted(descriptions.items()))
-
-
-__all__ = [
-    "BPETokenizer",
-    "CharTokenizer",
-    "DataSpec",
-    "DataSplits",
-    "ImageSplit",
-    "SelfiesTokenizer",
-    "TextSplit",
-    "TokenWindows",
-    "Tokenizer",
-    "list_datasets",
-    "load_data",
-    "load_tokenizer",
-    "register_dataset",
-]
+_EXPORTS = {
+    "list_datasets": "genmodels.data.loading",
+    "load_data": "genmodels.data.loading",
+    "DATASETS": "genmodels.data.registry",
+    "register_dataset": "genmodels.data.registry",
+    "DataSpec": "genmodels.data.spec",
+    "DataSplits": "genmodels.data.spec",
+    "ImageSplit": "genmodels.data.spec",
+    "TEXT_DATASETS": "genmodels.data.text",
+    "TextSplit": "genmodels.data.text",
+    "TokenWindows": "genmodels.data.text",
+    **{
+        name: "genmodels.data.tokenizers"
+        for name in ("BPETokenizer", "CharTokenizer", "SelfiesTokenizer", "Tokenizer", "load_tokenizer")
+    },
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

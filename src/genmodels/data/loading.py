@@ -10,11 +10,13 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from genmodels.data import builtin as _builtin  # noqa: F401  (registers the built-in data sets)
+from genmodels.data import synthetic as _synthetic  # noqa: F401  (registers the 2-D test beds)
 from genmodels.data.readers import as_float_images, read_array_file, read_idx_directory, read_image_folder
 from genmodels.data.registry import DATASETS
 from genmodels.data.spec import DataSpec, DataSplits, ImageSplit
 from genmodels.data.tabular import is_table, load_tabular_data
-from genmodels.data.text import is_text, load_text_data
+from genmodels.data.text import TEXT_DATASETS, is_text, load_text_data
 from genmodels.data.tokenizers import Tokenizer
 from genmodels.errors import DataError
 
@@ -148,3 +150,10 @@ def _select(splits: list[ImageSplit], spec: DataSpec, source: str) -> list[Image
 def _binarize(split: ImageSplit, seed: int) -> ImageSplit:
     generator = torch.Generator().manual_seed(seed)
     return ImageSplit(torch.bernoulli(split.images, generator=generator), split.labels)
+
+
+def list_datasets() -> dict[str, str]:
+    """Every built-in data set (images, 2-D points, text) with its description."""
+    descriptions = {name: dataset.description for name, dataset in DATASETS.items()}
+    descriptions.update({name: description for name, (description, _) in TEXT_DATASETS.items()})
+    return dict(sorted(descriptions.items()))

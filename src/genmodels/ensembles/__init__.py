@@ -1,7 +1,12 @@
 """Ensembles of saved models: mixtures, votes (members, critic, realism; Borda or majority; strata) and rejection."""
 
-from genmodels.ensembles.config import EnsembleConfig
-from genmodels.ensembles.ensemble import Ensemble, ensemble_of
-from genmodels.ensembles.vote import borda_count
+from genmodels.lazy import lazy_attributes
 
-__all__ = ["Ensemble", "EnsembleConfig", "borda_count", "ensemble_of"]
+_EXPORTS = {
+    "EnsembleConfig": "genmodels.ensembles.config",
+    "Ensemble": "genmodels.ensembles.ensemble",
+    "ensemble_of": "genmodels.ensembles.ensemble",
+    "borda_count": "genmodels.ensembles.vote",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

@@ -1,21 +1,21 @@
 """A run directory: its spec (``run.json``), the training that fills it, and the end-of-run report."""
 
-from genmodels.runs.report import REPORT_FILE, evaluate_split, write_run_report
-from genmodels.runs.spec import MODEL_DIR, RUN_FILE, RunSpec, default_run_dir, finetune_spec, load_run_spec, make_spec
-from genmodels.runs.train import RunOutcome, build_model_for, train_run
+from genmodels.lazy import lazy_attributes
 
-__all__ = [
-    "MODEL_DIR",
-    "REPORT_FILE",
-    "RUN_FILE",
-    "RunOutcome",
-    "RunSpec",
-    "build_model_for",
-    "default_run_dir",
-    "evaluate_split",
-    "finetune_spec",
-    "load_run_spec",
-    "make_spec",
-    "train_run",
-    "write_run_report",
-]
+_EXPORTS = {
+    "REPORT_FILE": "genmodels.runs.report",
+    "evaluate_split": "genmodels.runs.report",
+    "write_run_report": "genmodels.runs.report",
+    "MODEL_DIR": "genmodels.runs.spec",
+    "RUN_FILE": "genmodels.runs.spec",
+    "RunSpec": "genmodels.runs.spec",
+    "default_run_dir": "genmodels.runs.spec",
+    "finetune_spec": "genmodels.runs.spec",
+    "load_run_spec": "genmodels.runs.spec",
+    "make_spec": "genmodels.runs.spec",
+    "RunOutcome": "genmodels.runs.train",
+    "build_model_for": "genmodels.runs.train",
+    "train_run": "genmodels.runs.train",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

@@ -3,16 +3,17 @@
 LoRA itself is a layer (:mod:`genmodels.nn.lora`) because a saved adapter must load with the model.
 """
 
-from genmodels.nn.lora import LoRASettings, apply_lora, merge_lora
-from genmodels.transfer.finetuning import BaseModel, adapt_to_data, load_base, locate_base, locate_model_dir
+from genmodels.lazy import lazy_attributes
 
-__all__ = [
-    "BaseModel",
-    "LoRASettings",
-    "adapt_to_data",
-    "apply_lora",
-    "load_base",
-    "locate_base",
-    "locate_model_dir",
-    "merge_lora",
-]
+_EXPORTS = {
+    "LoRASettings": "genmodels.nn.lora",
+    "apply_lora": "genmodels.nn.lora",
+    "merge_lora": "genmodels.nn.lora",
+    "BaseModel": "genmodels.transfer.finetuning",
+    "adapt_to_data": "genmodels.transfer.finetuning",
+    "load_base": "genmodels.transfer.finetuning",
+    "locate_base": "genmodels.transfer.finetuning",
+    "locate_model_dir": "genmodels.transfer.finetuning",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

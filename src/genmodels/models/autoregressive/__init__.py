@@ -1,21 +1,19 @@
 """Autoregressive models with exact likelihoods: MADE and PixelCNN over pixels, GPT and CharRNN over tokens."""
 
-from genmodels.models.autoregressive.char_rnn import CharRNN, CharRNNConfig
-from genmodels.models.autoregressive.gpt import GPT, GPTConfig
-from genmodels.models.autoregressive.made import MADE, MADEConfig
-from genmodels.models.autoregressive.pixelcnn import PixelCNN, PixelCNNConfig
-from genmodels.models.autoregressive.sequence import SequenceConfig, SequenceModel, TokenModel
+from genmodels.lazy import lazy_attributes
 
-__all__ = [
-    "GPT",
-    "MADE",
-    "CharRNN",
-    "CharRNNConfig",
-    "GPTConfig",
-    "MADEConfig",
-    "PixelCNN",
-    "PixelCNNConfig",
-    "SequenceConfig",
-    "SequenceModel",
-    "TokenModel",
-]
+_EXPORTS = {
+    "CharRNN": "genmodels.models.autoregressive.char_rnn",
+    "CharRNNConfig": "genmodels.models.autoregressive.char_rnn",
+    "GPT": "genmodels.models.autoregressive.gpt",
+    "GPTConfig": "genmodels.models.autoregressive.gpt",
+    "MADE": "genmodels.models.autoregressive.made",
+    "MADEConfig": "genmodels.models.autoregressive.made",
+    "PixelCNN": "genmodels.models.autoregressive.pixelcnn",
+    "PixelCNNConfig": "genmodels.models.autoregressive.pixelcnn",
+    "SequenceConfig": "genmodels.models.autoregressive.sequence",
+    "SequenceModel": "genmodels.models.autoregressive.sequence",
+    "TokenModel": "genmodels.models.autoregressive.sequence",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

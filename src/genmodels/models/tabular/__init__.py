@@ -1,7 +1,14 @@
 """Models over preprocessed tables (numbers standardised, categories one-hot): a VAE and a MADE."""
 
-from genmodels.models.tabular.layout import TableLayoutConfig, TableModel
-from genmodels.models.tabular.made import TabularMADE, TabularMADEConfig
-from genmodels.models.tabular.vae import TabularVAE, TabularVAEConfig
+from genmodels.lazy import lazy_attributes
 
-__all__ = ["TableLayoutConfig", "TableModel", "TabularMADE", "TabularMADEConfig", "TabularVAE", "TabularVAEConfig"]
+_EXPORTS = {
+    "TableLayoutConfig": "genmodels.models.tabular.layout",
+    "TableModel": "genmodels.models.tabular.layout",
+    "TabularMADE": "genmodels.models.tabular.made",
+    "TabularMADEConfig": "genmodels.models.tabular.made",
+    "TabularVAE": "genmodels.models.tabular.vae",
+    "TabularVAEConfig": "genmodels.models.tabular.vae",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

@@ -1,8 +1,15 @@
 """Variational autoencoders: the shared maths in :mod:`~genmodels.models.vae.base`, one module per network."""
 
-from genmodels.models.vae.base import BaseVAE, VAEConfig
-from genmodels.models.vae.conv import ConvVAE, ConvVAEConfig
-from genmodels.models.vae.mlp import VAE
-from genmodels.models.vae.smiles import SmilesVAE, SmilesVAEConfig
+from genmodels.lazy import lazy_attributes
 
-__all__ = ["VAE", "BaseVAE", "ConvVAE", "ConvVAEConfig", "SmilesVAE", "SmilesVAEConfig", "VAEConfig"]
+_EXPORTS = {
+    "BaseVAE": "genmodels.models.vae.base",
+    "VAEConfig": "genmodels.models.vae.base",
+    "ConvVAE": "genmodels.models.vae.conv",
+    "ConvVAEConfig": "genmodels.models.vae.conv",
+    "VAE": "genmodels.models.vae.mlp",
+    "SmilesVAE": "genmodels.models.vae.smiles",
+    "SmilesVAEConfig": "genmodels.models.vae.smiles",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
