@@ -5,12 +5,15 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from genmodels.cli.lists import ListOptionsCommand
 from genmodels.cli.printing import console
 
 catalog_commands = typer.Typer()
 
 
-@catalog_commands.command(epilog="Examples:\n\n  genmodels datasets\n\n  genmodels train vae --data mnist5k")
+@catalog_commands.command(
+    cls=ListOptionsCommand, epilog="Examples:\n\n  genmodels datasets\n\n  genmodels train vae --data mnist5k"
+)
 def datasets() -> None:
     """List the built-in data sets (a path to images, .npy/.npz or IDX files works too)."""
     from genmodels.data import list_datasets
@@ -21,7 +24,9 @@ def datasets() -> None:
     console.print(table)
 
 
-@catalog_commands.command(epilog="Examples:\n\n  genmodels models\n\n  genmodels train gan --data digits")
+@catalog_commands.command(
+    cls=ListOptionsCommand, epilog="Examples:\n\n  genmodels models\n\n  genmodels train gan --data digits"
+)
 def models() -> None:
     """List the registered models and what their log_prob returns."""
     from genmodels.models import MODEL_REGISTRY

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from genmodels.cli.lists import ListOptionsCommand
 from genmodels.cli.printing import console
 from genmodels.cli.settings import parse_assignments
 
@@ -45,6 +46,7 @@ def _rows(model, path: Path) -> tuple[torch.Tensor, object]:
 
 @detect_app.command(
     "fit",
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels detect fit --model tabular-made --data transactions.csv -o runs/fraud\n\n"
     "  genmodels detect fit --model vae --data mnist5k --score negative_elbo --fpr 0.01",
 )
@@ -74,6 +76,7 @@ def fit(
 
 @detect_app.command(
     "calibrate",
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels detect calibrate runs/detector-3\n\n"
     "  genmodels detect calibrate runs/vae --data mnist5k --set data.classes=[3] --score negative_elbo",
 )
@@ -112,7 +115,9 @@ def _save_detector(model, normal: torch.Tensor, run_dir: Path, score: str, fpr: 
     console.print(f"detector ({score}) threshold {detector.threshold:.4g} at FPR {fpr} -> {run_dir}")
 
 
-@detect_app.command("score", epilog="Examples:\n\n  genmodels detect score runs/fraud new.csv -o scores.csv")
+@detect_app.command(
+    "score", cls=ListOptionsCommand, epilog="Examples:\n\n  genmodels detect score runs/fraud new.csv -o scores.csv"
+)
 def score_rows(
     run: Annotated[Path, typer.Argument(help="Run directory written by `detect fit`.")],
     rows: Annotated[Path, typer.Argument(help="A CSV/Parquet table or a .npy array of new rows.")],
@@ -149,6 +154,7 @@ def score_rows(
 
 @detect_app.command(
     "evaluate",
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels detect evaluate runs/fraud labelled.csv --labels is_fraud\n\n"
     "  genmodels detect evaluate runs/digits test.npy --labels test_labels.npy",
 )
@@ -199,6 +205,7 @@ def evaluate(
 
 @detect_app.command(
     "protocol",
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels detect protocol one-class --model vae --data mnist5k\n\n"
     "  genmodels detect protocol breast-cancer --model tabular-made --seeds 0 1 2 3 4",
 )

@@ -8,13 +8,14 @@ from typing import Annotated, Optional
 
 import typer
 
+from genmodels.cli.lists import ListOptionsCommand
 from genmodels.cli.printing import console
 
 ensemble_app = typer.Typer(help="Ensembles of saved models: mixture or voting.", no_args_is_help=True)
 
 MemberScores = Annotated[
     Optional[list[str]],
-    typer.Option(help="Anomaly score of each member, in order (repeat): nll, input_complexity, reconstruction..."),
+    typer.Option(help="Anomaly score of each member, in order (one or more): nll, input_complexity, reconstruction..."),
 ]
 Voters = Annotated[
     str,
@@ -37,10 +38,11 @@ Calibrate = Annotated[
 
 
 @ensemble_app.command(
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels ensemble create runs/gan-a runs/gan-b runs/vae -o runs/ens --strategy vote\n\n"
     "  genmodels sample runs/ens -n 64 --strategy vote --candidates 4\n\n"
     "  genmodels sample runs/ens -n 64 --strategy rejection\n\n  genmodels evaluate runs/ens\n\n"
-    "  genmodels ensemble create runs/made runs/vae -o runs/detector --member-score input_complexity --member-score nll"
+    "  genmodels ensemble create runs/made runs/vae -o runs/detector --member-score input_complexity nll",
 )
 def create(
     runs: Annotated[list[Path], typer.Argument(help="Run or model directories of the members.")],

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from genmodels.cli.lists import ListOptionsCommand
 from genmodels.cli.printing import console, describe_likelihood, text_summary
 
 evaluation_commands = typer.Typer()
@@ -32,9 +33,10 @@ FeatureNetwork = Annotated[
 
 
 @evaluation_commands.command(
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels evaluate runs/vae-digits\n\n"
     "  genmodels evaluate runs/vae-mnist5k --split validation -o val.json\n\n"
-    "  genmodels evaluate runs/dcgan-mnist5k --metrics fd,prd,coverage --num-samples 2000"
+    "  genmodels evaluate runs/dcgan-mnist5k --metrics fd,prd,coverage --num-samples 2000",
 )
 def evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory (its data spec is reused).")],

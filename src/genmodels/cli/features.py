@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from genmodels.cli.lists import ListOptionsCommand
 from genmodels.cli.printing import console
 
 features_app = typer.Typer(
@@ -17,6 +18,7 @@ features_app = typer.Typer(
 
 @features_app.command(
     "train",
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels features train --data mnist5k\n\n"
     "  genmodels features train --data ./my_labelled_images -o features/mine --epochs 30",
 )

@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from genmodels.cli.lists import ListOptionsCommand
 from genmodels.cli.printing import console, print_run_report
 from genmodels.cli.settings import parse_assignments, trainer_settings
 
@@ -37,7 +38,7 @@ Assignments = Annotated[
     typer.Option("--set", help="Override one setting: data.train_fraction=0.1, trainer.warmup_steps=50."),
 ]
 GradualUnfreeze = Annotated[
-    Optional[list[str]], typer.Option(help="A part that starts fixed and joins later, in order (repeatable).")
+    Optional[list[str]], typer.Option(help="A part that starts fixed and joins later, in order (one or more).")
 ]
 UnfrozenLearningRate = Annotated[
     Optional[float], typer.Option(help="Learning rate of gradually unfrozen parts, as a fraction.")
@@ -50,18 +51,18 @@ LoraRank = Annotated[
     ),
 ]
 LoraTargets = Annotated[
-    Optional[list[str]], typer.Option(help="Module-name pattern LoRA adapts (repeatable) \\[default: family's].")
+    Optional[list[str]], typer.Option(help="Module-name pattern LoRA adapts (one or more) \\[default: family's].")
 ]
 
 
-@finetune_commands.command(epilog=FINETUNE_EPILOG)
+@finetune_commands.command(cls=ListOptionsCommand, epilog=FINETUNE_EPILOG)
 def finetune(
     ctx: typer.Context,
     base: Annotated[Path, typer.Argument(help="The base: a run directory or a saved model directory.")],
     data: Annotated[str, typer.Option(help="The new data: a data set name or a path.")],
     output: RunDirectory = None,
     set_: Assignments = None,
-    freeze: Annotated[Optional[list[str]], typer.Option(help="A part kept fixed (repeatable).")] = None,
+    freeze: Annotated[Optional[list[str]], typer.Option(help="A part kept fixed (one or more).")] = None,
     freeze_first: Annotated[int, typer.Option(help="Freeze the first N blocks of the block stack.")] = 0,
     gradual_unfreeze: GradualUnfreeze = None,
     unfreeze_every: Annotated[Optional[int], typer.Option(help="Steps between two parts joining.")] = None,
@@ -94,6 +95,7 @@ def finetune(
 
 @finetune_commands.command(
     "merge-lora",
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels merge-lora runs/gpt-finetuned-my_play -o models/gpt-my-play\n\n"
     "  genmodels finetune models/gpt-my-play --data more_lines.txt --lora-rank 8   (tune the merged model again)",
 )

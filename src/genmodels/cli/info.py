@@ -10,13 +10,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from genmodels.cli.lists import ListOptionsCommand
 from genmodels.cli.printing import console
 
 info_commands = typer.Typer()
 
 
 @info_commands.command(
-    epilog="Examples:\n\n  genmodels info runs/vae-finetuned-mnist5k\n\n  genmodels info RUN --parts"
+    cls=ListOptionsCommand,
+    epilog="Examples:\n\n  genmodels info runs/vae-finetuned-mnist5k\n\n  genmodels info RUN --parts",
 )
 def info(
     run: Annotated[Path, typer.Argument(help="A run directory or a saved model directory.")],

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from genmodels.cli.lists import ListOptionsCommand
 from genmodels.cli.printing import console
 
 if TYPE_CHECKING:
@@ -42,8 +43,9 @@ def _check_index(index: int, split: str, held_out: ImageSplit) -> None:
 
 
 @latent_space_commands.command(
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels reconstruct runs/vae-digits\n\n"
-    "  genmodels reconstruct runs/conv-vae-mnist5k -n 32 --split validation -o recon.png"
+    "  genmodels reconstruct runs/conv-vae-mnist5k -n 32 --split validation -o recon.png",
 )
 def reconstruct(
     run: LatentRun,
@@ -62,8 +64,9 @@ def reconstruct(
 
 
 @latent_space_commands.command(
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels interpolate runs/vae-digits --index 3 17 -o strip.png\n\n"
-    "  genmodels interpolate runs/vae-mnist5k --index 0 1 --method spherical --steps 12"
+    "  genmodels interpolate runs/vae-mnist5k --index 0 1 --method spherical --steps 12",
 )
 def interpolate(
     run: LatentRun,
@@ -90,7 +93,9 @@ def interpolate(
     )
 
 
-@latent_space_commands.command(epilog="Examples:\n\n  genmodels traverse runs/vae-digits --index 5 -o traversal.png")
+@latent_space_commands.command(
+    cls=ListOptionsCommand, epilog="Examples:\n\n  genmodels traverse runs/vae-digits --index 5 -o traversal.png"
+)
 def traverse(
     run: LatentRun,
     index: Annotated[int, typer.Option(help="Index of the held-out image whose code is varied.")] = 0,

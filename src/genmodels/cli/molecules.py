@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from genmodels.cli.lists import ListOptionsCommand
 from genmodels.cli.printing import console
 
 molecules_app = typer.Typer(
@@ -22,10 +23,11 @@ def _check_representation(representation: str) -> None:
 
 
 @molecules_app.command(
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels molecules prepare actives.csv --column smiles -o actives.smi\n\n"
     "  genmodels molecules prepare moses -o moses-selfies.smi --representation selfies\n\n"
     "  genmodels train charrnn --data actives.smi\n\n"
-    "  genmodels train charrnn --data moses-selfies.smi --set data.tokenizer=selfies"
+    "  genmodels train charrnn --data moses-selfies.smi --set data.tokenizer=selfies",
 )
 def prepare(
     source: Annotated[str, typer.Argument(help="A CSV/SMI/text file, a MOSES directory, or 'moses'.")],
@@ -57,8 +59,9 @@ def prepare(
 
 
 @molecules_app.command(
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels molecules generate runs/charrnn-moses -n 30000 -o gen.smi\n\n"
-    "  genmodels molecules generate runs/charrnn-moses -n 48 -o few.smi --grid few.png --sdf few.sdf"
+    "  genmodels molecules generate runs/charrnn-moses -n 48 -o few.smi --grid few.png --sdf few.sdf",
 )
 def generate(
     run: Annotated[Path, typer.Argument(help="Run or model directory of a sequence model trained on molecules.")],
@@ -95,16 +98,20 @@ def generate(
     write_smiles(smiles, output)
     table = properties_table(smiles)
     write_text_atomic(output.with_suffix(".csv"), table.to_csv(index=False))
+    written = [output, output.with_suffix(".csv")]
     if sdf is not None:
         write_sdf(smiles, sdf)
+        written.append(sdf)
     if grid is not None:
         draw_grid(table.loc[table["valid"], "smiles"].tolist()[:24], grid)
-    console.print(f"{int(table['valid'].sum())} of {n} valid; wrote {output} and {output.with_suffix('.csv')}")
+        written.append(grid)
+    console.print(f"{int(table['valid'].sum())} of {n} valid; wrote {', '.join(map(str, written))}")
 
 
 @molecules_app.command(
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels molecules vote runs/charrnn-a runs/charrnn-b -n 1000 -o voted.smi\n\n"
-    "  genmodels molecules vote runs/charrnn runs/smiles-vae -n 500 -o voted.smi --candidates 8 --known moses"
+    "  genmodels molecules vote runs/charrnn runs/smiles-vae -n 500 -o voted.smi --candidates 8 --known moses",
 )
 def vote(
     runs: Annotated[list[Path], typer.Argument(help="Run or model directories of the member generators.")],
@@ -138,8 +145,9 @@ def vote(
 
 
 @molecules_app.command(
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels molecules evaluate gen.smi --reference moses\n\n"
-    "  genmodels molecules evaluate gen.smi --reference ../data/moses/ -o metrics.json"
+    "  genmodels molecules evaluate gen.smi --reference ../data/moses/ -o metrics.json",
 )
 def evaluate(
     generated: Annotated[Path, typer.Argument(help="Generated SMILES (.smi, .txt, or .csv with --column).")],
@@ -180,9 +188,10 @@ def evaluate(
 
 
 @molecules_app.command(
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels molecules optimize runs/charrnn-moses --objective qed -o qed-run\n\n"
     "  genmodels molecules optimize runs/smiles-vae-moses --objective logp -o logp-latent\n\n"
-    "  genmodels molecules optimize runs/charrnn-moses --objective mypackage.scores:activity --rounds 10"
+    "  genmodels molecules optimize runs/charrnn-moses --objective mypackage.scores:activity --rounds 10",
 )
 def optimize(
     run: Annotated[Path, typer.Argument(help="Run or model directory: a sequence model or a SMILES VAE.")],
@@ -234,7 +243,7 @@ def optimize(
     console.print(f"{route}: wrote {output}/top.csv, top.png and history.json")
 
 
-@molecules_app.command(epilog="Examples:\n\n  genmodels molecules draw gen.smi -o grid.png")
+@molecules_app.command(cls=ListOptionsCommand, epilog="Examples:\n\n  genmodels molecules draw gen.smi -o grid.png")
 def draw(
     smiles_file: Annotated[Path, typer.Argument(help="SMILES file.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file.")] = Path("molecules.png"),

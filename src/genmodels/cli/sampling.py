@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from genmodels.cli.lists import ListOptionsCommand
 from genmodels.cli.printing import console
 
 if TYPE_CHECKING:
@@ -17,12 +18,22 @@ if TYPE_CHECKING:
 
 sampling_commands = typer.Typer()
 
+SAMPLE_FORMATS = {
+    ".png": "png",
+    ".npy": "npy",
+    ".npz": "npz",
+    ".safetensors": "safetensors",
+    ".txt": "txt",
+    ".csv": "csv",
+}
+"""Output file extension -> the format written: a grid picture, arrays or tensors, decoded text, table rows."""
+
 SampleFormat = Annotated[
-    str,
+    Optional[str],
     typer.Option(
         "--format",
-        help="png (a grid image; text models write .txt) or npy (an array (n, *data_shape): images in \\[0, 1], "
-        "token ids for text).",
+        help="png (a grid image), npy, npz or safetensors (the array (n, *data_shape): images in \\[0, 1], token "
+        "ids for text), txt (text models) or csv (table models) \\[default: from the -o extension].",
     ),
 ]
 Truncation = Annotated[
@@ -31,15 +42,19 @@ Truncation = Annotated[
 
 
 @sampling_commands.command(
+    cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels sample runs/vae-digits -n 64 -o samples.png\n\n"
-    "  genmodels sample runs/gan-digits -n 1000 --format npy -o samples.npy --seed 3\n\n"
-    "  genmodels sample runs/dcgan-mnist5k --label 7 --truncation 0.7 -o sevens.png   (conditional GAN)"
+    "  genmodels sample runs/gan-digits -n 1000 -o samples.npy --seed 3   (the array; .npz, .safetensors too)\n\n"
+    "  genmodels sample runs/dcgan-mnist5k --label 7 --truncation 0.7 -o sevens.png   (conditional GAN)",
 )
 def sample(
     run: Annotated[Path, typer.Argument(help="Run directory or saved model directory.")],
     n: Annotated[int, typer.Option("-n", help="Number of samples.")] = 64,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output file.")] = Path("samples.png"),
-    output_format: SampleFormat = "png",
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", help="Output file \\[default: samples.png; samples.txt, samples.csv]."),
+    ] = None,
+    output_format: SampleFormat = None,
     seed: Annotated[int, typer.Option(help="Sampling seed: the same seed gives the same samples.")] = 0,
     label: Annotated[Optional[int], typer.Option(help="Class of every sample (conditional models).")] = None,
     truncation: Truncation = None,
@@ -51,37 +66,82 @@ def sample(
 
     import genmodels
 
-    if output_format not in ("png", "npy"):
-        raise typer.BadParameter(f"--format must be png or npy, got {output_format!r}")
     model = genmodels.load(run)
+    output, output_format = _sample_output(model, output, output_format)
     controls = {"labels": label, "truncation": truncation, "strategy": strategy, "candidates": candidates}
     given = {name: value for name, value in controls.items() if value is not None}
     samples = model.sample(n, generator=torch.Generator().manual_seed(seed), **given)
-    output = _write_samples(model, samples, output, output_format)
+    _write_samples(model, samples, output, output_format)
     console.print(f"wrote {n} samples to {output}")
 
 
-def _write_samples(model: GenerativeModel, samples: torch.Tensor, output: Path, output_format: str) -> Path:
-    """Text models' samples as text (for png), arrays as .npy, images as a grid; returns the file written."""
-    if getattr(model, "tokenizer", None) is not None and output_format == "png":
-        output = output.with_suffix(".txt")
+def _sample_output(model: GenerativeModel, output: Path | None, output_format: str | None) -> tuple[Path, str]:
+    """The file and format: --format if given, else the extension of -o, else what suits the model."""
+    formats = ", ".join(SAMPLE_FORMATS.values())
+    if output_format is not None and output_format not in SAMPLE_FORMATS.values():
+        raise typer.BadParameter(f"--format must be one of {formats}, got {output_format!r}")
+    if output is None:
+        default = "txt" if _is_text(model) else "csv" if _is_table(model) else "png"
+        output_format = output_format or default
+        return Path(f"samples.{output_format}"), output_format
+    inferred = SAMPLE_FORMATS.get(output.suffix.lower())
+    if output_format is None and inferred is None:
+        raise typer.BadParameter(
+            f"-o {output}: cannot tell the format from {output.suffix or 'no extension'!r}; end the file name in "
+            f"{', '.join(SAMPLE_FORMATS)} or give --format ({formats})"
+        )
+    output_format = output_format or inferred
+    if output_format == "txt" and not _is_text(model):
+        raise typer.BadParameter(f"-o {output}: txt is for text models; {model.model_type!r} samples are arrays")
+    if output_format == "csv" and not _is_table(model):
+        raise typer.BadParameter(f"-o {output}: csv is for table models; {model.model_type!r} has no table columns")
+    if output_format == "png" and _is_text(model):
+        raise typer.BadParameter(f"-o {output}: a text model writes text; end the file name in .txt")
+    return output, output_format
+
+
+def _is_text(model: GenerativeModel) -> bool:
+    return getattr(model, "tokenizer", None) is not None
+
+
+def _is_table(model: GenerativeModel) -> bool:
+    return getattr(model, "preprocessor", None) is not None
+
+
+def _write_samples(model: GenerativeModel, samples: torch.Tensor, output: Path, output_format: str) -> None:
+    """Decoded text, table rows, an array, a tensor file or an image grid, as ``output_format`` says."""
+    from genmodels.io.files import atomic_path, write_text_atomic
+
+    if output_format == "txt":
         texts = [model.tokenizer.decode(row.tolist()) for row in samples]
-        output.write_text("\n\n----------\n\n".join(texts) + "\n", encoding="utf-8")
-    elif output_format == "npy":
+        write_text_atomic(output, "\n\n----------\n\n".join(texts) + "\n")
+    elif output_format == "csv":
+        write_text_atomic(output, model.preprocessor.inverse_transform(samples).to_csv(index=False))
+    elif output_format in ("npy", "npz"):
         import numpy as np
 
-        np.save(output, samples.cpu().numpy())
+        array = samples.cpu().numpy()
+        with atomic_path(output) as temporary, open(temporary, "wb") as stream:
+            if output_format == "npy":
+                np.save(stream, array)
+            else:
+                np.savez_compressed(stream, samples=array)
+    elif output_format == "safetensors":
+        from safetensors.torch import save_file
+
+        with atomic_path(output) as temporary:
+            save_file({"samples": samples.detach().cpu().contiguous()}, str(temporary))
     else:
         from genmodels.plotting import save_image_grid
 
         save_image_grid(samples, output)
-    return output
 
 
 @sampling_commands.command(
+    cls=ListOptionsCommand,
     epilog='Examples:\n\n  genmodels generate runs/gpt-shakespeare --prompt "ROMEO:" --max-new-tokens 500 '
     "--temperature 0.8 --top-p 0.95\n\n"
-    "  genmodels generate runs/gpt-shakespeare --prompt \"JULIET:\" --num-samples 4 --stop $'\\n\\n' -o lines.txt"
+    "  genmodels generate runs/gpt-shakespeare --prompt \"JULIET:\" --num-samples 4 --stop $'\\n\\n' -o lines.txt",
 )
 def generate(
     run: Annotated[Path, typer.Argument(help="Run directory or saved model directory of a sequence model.")],
@@ -93,7 +153,7 @@ def generate(
         Optional[float], typer.Option(help="Sample only from the likeliest tokens whose mass is p.")
     ] = None,
     stop: Annotated[
-        Optional[list[str]], typer.Option(help="End a sample at this text (repeatable; not included).")
+        Optional[list[str]], typer.Option(help="End a sample at this text (one or more; not included).")
     ] = None,
     seed: Annotated[Optional[int], typer.Option(help="Sampling seed: the same seed gives the same text.")] = None,
     num_samples: Annotated[int, typer.Option(help="Samples, generated together in one batch.")] = 1,

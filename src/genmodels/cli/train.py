@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from genmodels.cli.lists import ListOptionsCommand
 from genmodels.cli.printing import console, print_run_report
 from genmodels.cli.settings import read_sections, trainer_settings
 
@@ -34,6 +35,7 @@ Patience = Annotated[Optional[int], typer.Option(help="Stop after N validations 
 
 
 @train_commands.command(
+    cls=ListOptionsCommand,
     epilog=(
         "Examples:\n\n"
         "  genmodels train vae --data digits\n\n"
@@ -41,7 +43,7 @@ Patience = Annotated[Optional[int], typer.Option(help="Stop after N validations 
         "  genmodels train vae --data ./my_images --set data.image_size=32 --set model.latent_dim=16\n\n"
         "  genmodels train vae --data digits --devices 2 --strategy ddp   (two CPU processes, gloo)\n\n"
         "  genmodels train vae --data digits -o runs/v --resume           (continue a stopped run)"
-    )
+    ),
 )
 def train(
     ctx: typer.Context,
@@ -86,7 +88,9 @@ def train(
         print_run_report(outcome.run_dir, outcome.report)
 
 
-@train_commands.command(epilog="Examples:\n\n  genmodels demo\n\n  genmodels demo -o demo-output --steps 3000")
+@train_commands.command(
+    cls=ListOptionsCommand, epilog="Examples:\n\n  genmodels demo\n\n  genmodels demo -o demo-output --steps 3000"
+)
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the two runs.")] = Path("demo-output"),
     steps: Annotated[int, typer.Option(help="Training steps per model.")] = 10000,

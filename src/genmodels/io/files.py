@@ -14,7 +14,8 @@ from pathlib import Path
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
 
-    A process killed mid-write leaves the old file intact, never a truncated one.
+    A process killed mid-write leaves the old file intact, never a truncated one. The file gets the
+    mode any new file gets under the process's umask (``mkstemp`` alone would leave it 600).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -24,10 +25,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield Path(temporary)
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
+        os.chmod(temporary, new_file_mode())
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def new_file_mode() -> int:
+    """The mode ``open`` gives a new file: 666 less the umask (read by setting it and putting it back)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -80,13 +80,26 @@ def _finetuned_model(spec: RunSpec, data: DataSplits, base: GenerativeModel) -> 
     lora = (spec.finetune or {}).get("lora")
     if lora:
         if model.config.to_dict() != base.config.to_dict():
-            raise ValueError(
-                "LoRA adapts a base model as it is; this data changes its shape, vocabulary or classes, "
-                "so fine-tune it fully (or freeze parts) instead"
-            )
+            raise DataError(_lora_refusal(base, model, data))
         targets = tuple(lora["targets"]) if lora.get("targets") else None
         apply_lora(model, LoRASettings(lora["rank"], lora["alpha"], targets, base_model=spec.finetune["base"]))
     return model
+
+
+def _lora_refusal(base: GenerativeModel, model: GenerativeModel, data: DataSplits) -> str:
+    """Why LoRA cannot adapt ``base`` to this data (which settings change, which characters are new) and what to do."""
+    base_config, config = base.config.to_dict(), model.config.to_dict()
+    changes = "; ".join(f"{key} {value} -> {config[key]}" for key, value in base_config.items() if value != config[key])
+    message = f"LoRA adapts the base model as it is, but this data changes it ({changes})"
+    old_units, new_units = getattr(base.tokenizer, "units", None), getattr(data.tokenizer, "units", None)
+    if old_units is not None and new_units is not None and len(new_units) > len(old_units):
+        unseen = new_units[len(old_units) :]
+        shown = ", ".join(repr(unit) for unit in unseen[:20]) + (", ..." if len(unseen) > 20 else "")
+        message += f": {len(unseen)} {data.tokenizer.kind} token(s) the base never saw: {shown}"
+    return (
+        f"{message}. Fine-tune fully instead (leave out --lora-rank; --freeze or --freeze-first keep parts fixed), "
+        "or remove what is new from the data"
+    )
 
 
 @dataclass
