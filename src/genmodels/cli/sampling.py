@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 sampling_commands = typer.Typer()
 
 SampleFormat = Annotated[
-    str,
+    Optional[str],
     typer.Option(
         "--format",
         help="png (a grid image; text models write .txt) or npy (an array (n, *data_shape): images in \\[0, 1], "
-        "token ids for text).",
+        "token ids for text) \\[default: npy for an -o ending in .npy, else png].",
     ),
 ]
 Truncation = Annotated[
@@ -39,7 +39,7 @@ def sample(
     run: Annotated[Path, typer.Argument(help="Run directory or saved model directory.")],
     n: Annotated[int, typer.Option("-n", help="Number of samples.")] = 64,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file.")] = Path("samples.png"),
-    output_format: SampleFormat = "png",
+    output_format: SampleFormat = None,
     seed: Annotated[int, typer.Option(help="Sampling seed: the same seed gives the same samples.")] = 0,
     label: Annotated[Optional[int], typer.Option(help="Class of every sample (conditional models).")] = None,
     truncation: Truncation = None,
@@ -50,27 +50,45 @@ def sample(
     import torch
 
     import genmodels
+    from genmodels.io.run_directory import claim_output
 
-    if output_format not in ("png", "npy"):
-        raise typer.BadParameter(f"--format must be png or npy, got {output_format!r}")
+    output_format = _sample_format(output, output_format)
+    if n < 1:
+        raise typer.BadParameter(f"-n must be at least 1, got {n}")
     model = genmodels.load(run)
     controls = {"labels": label, "truncation": truncation, "strategy": strategy, "candidates": candidates}
     given = {name: value for name, value in controls.items() if value is not None}
     samples = model.sample(n, generator=torch.Generator().manual_seed(seed), **given)
-    output = _write_samples(model, samples, output, output_format)
+    with claim_output(output):
+        output = _write_samples(model, samples, output, output_format)
     console.print(f"wrote {n} samples to {output}")
+
+
+def _sample_format(output: Path, output_format: str | None) -> str:
+    """The format asked for, or the one ``-o`` names; a format that contradicts ``-o``'s suffix is refused."""
+    if output_format is None:
+        return "npy" if output.suffix == ".npy" else "png"
+    if output_format not in ("png", "npy"):
+        raise typer.BadParameter(f"--format must be png or npy, got {output_format!r}")
+    if (output_format == "npy") != (output.suffix == ".npy"):
+        suffix = ".npy" if output_format == "npy" else ".png (.txt for text models)"
+        raise typer.BadParameter(f"--format {output_format} writes a {suffix} file, but -o names {output}")
+    return output_format
 
 
 def _write_samples(model: GenerativeModel, samples: torch.Tensor, output: Path, output_format: str) -> Path:
     """Text models' samples as text (for png), arrays as .npy, images as a grid; returns the file written."""
+    from genmodels.io.files import atomic_path, write_text_atomic
+
     if getattr(model, "tokenizer", None) is not None and output_format == "png":
         output = output.with_suffix(".txt")
         texts = [model.tokenizer.decode(row.tolist()) for row in samples]
-        output.write_text("\n\n----------\n\n".join(texts) + "\n", encoding="utf-8")
+        write_text_atomic(output, "\n\n----------\n\n".join(texts) + "\n")
     elif output_format == "npy":
         import numpy as np
 
-        np.save(output, samples.cpu().numpy())
+        with atomic_path(output) as temporary, temporary.open("wb") as stream:
+            np.save(stream, samples.cpu().numpy())
     else:
         from genmodels.plotting import save_image_grid
 
@@ -103,6 +121,7 @@ def generate(
     """Generate text from a prompt, streaming a single sample to the terminal as it is produced."""
     import genmodels
     from genmodels.io.files import write_text_atomic
+    from genmodels.io.run_directory import claim_output
 
     model = genmodels.load(run)
     if not hasattr(model, "generate_tokens"):  # only a language model continues a prompt token by token
@@ -131,7 +150,8 @@ def generate(
             console.rule(f"sample {number}")
             _show(text + "\n")
     if output is not None:
-        write_text_atomic(output, "\n\n----------\n\n".join(texts) + "\n")
+        with claim_output(output):
+            write_text_atomic(output, "\n\n----------\n\n".join(texts) + "\n")
         console.print(f"wrote {len(texts)} samples to {output}")
 
 
