@@ -39,9 +39,9 @@ _held: dict[Path, int] = {}
 def claim_run_directory(directory: str | os.PathLike, new: bool = True, refusal_hint: str = "") -> Iterator[Path]:
     """Hold ``directory`` for this process; with ``new``, refuse it if it already holds files.
 
-    The directory is created if missing; when the claim ends with an error and the directory was
-    created by it and holds nothing else, it is removed again, so a command refused for a bad
-    option or bad data leaves nothing behind. Stale temporaries of killed atomic writes are
+    The directory is created if missing; when the claim ends with an error and nothing was
+    written, what the claim created (the lock file, the directory) is removed again, so a command
+    refused for a bad option or bad data leaves nothing behind. Stale temporaries of killed atomic writes are
     removed once the lock is held. ``refusal_hint`` ends the message of a refused existing
     directory ("pass --resume to continue it").
     """
@@ -54,6 +54,7 @@ def claim_run_directory(directory: str | os.PathLike, new: bool = True, refusal_
             _release_count(path)
         return
     created = _make_directory(path)
+    lock_created = not (path / LOCK_NAME).exists()
     lock = FileLock(path / LOCK_NAME, timeout=0)
     try:
         lock.acquire()
@@ -75,10 +76,11 @@ def claim_run_directory(directory: str | os.PathLike, new: bool = True, refusal_
         succeeded = True
     finally:
         _release_count(path)
-        if not succeeded and created and _holds_only_lock(path):
+        if not succeeded and lock_created:
             (path / LOCK_NAME).unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                path.rmdir()
+            if created and not any(path.iterdir()):
+                with contextlib.suppress(OSError):
+                    path.rmdir()
         lock.release()
 
 
@@ -110,10 +112,15 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
 
 
 def _is_main_process() -> bool:
-    """False in the worker processes of a multi-process launch (Lightning's launcher, torchrun, SLURM)."""
-    from lightning_fabric.utilities.rank_zero import rank_zero_only
+    """False in the worker processes of a multi-process launch (Lightning's launcher, torchrun, SLURM).
 
-    return getattr(rank_zero_only, "rank", 0) == 0
+    The launchers name each process's rank in the environment; these are the variables Lightning
+    reads, in its order.
+    """
+    for name in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        if name in os.environ:
+            return os.environ[name].strip() in ("", "0")
+    return True
 
 
 def _release_count(path: Path) -> None:
@@ -144,10 +151,6 @@ def _refuse_existing_files(path: Path, hint: str) -> None:
         raise RunDirectoryExistsError(
             f"{path} already holds files ({shown}); it is left as it is: {hint or 'choose another directory'}"
         )
-
-
-def _holds_only_lock(path: Path) -> bool:
-    return path.is_dir() and all(entry.name == LOCK_NAME for entry in path.iterdir())
 
 
 def _record_holder(path: Path) -> None:
