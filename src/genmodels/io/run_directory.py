@@ -39,11 +39,11 @@ _held: dict[Path, int] = {}
 def claim_run_directory(directory: str | os.PathLike, new: bool = True, refusal_hint: str = "") -> Iterator[Path]:
     """Hold ``directory`` for this process; with ``new``, refuse it if it already holds files.
 
-    The directory is created if missing; when the claim ends with an error and nothing was
-    written, what the claim created (the lock file, the directory) is removed again, so a command
-    refused for a bad option or bad data leaves nothing behind. Stale temporaries of killed atomic writes are
-    removed once the lock is held. ``refusal_hint`` ends the message of a refused existing
-    directory ("pass --resume to continue it").
+    The directory is created if missing. When the claim ends with an error, what it created goes
+    again: the lock file, and the directory if nothing else was written into it, so a command
+    refused for a bad option or bad data leaves nothing behind. Stale temporaries of killed atomic
+    writes are removed once the lock is held. ``refusal_hint`` ends the message of a refused
+    existing directory ("pass --resume to continue it").
     """
     path = Path(directory).absolute()
     if path in _held or not _is_main_process():
