@@ -218,6 +218,19 @@ def test_features_train_refuses_a_directory_that_holds_a_run(tiny_run):
     assert snapshot(tiny_run) == before
 
 
+def test_features_train_re_trains_a_feature_network_only_when_told(tmp_path):
+    network = tmp_path / "network"
+    train = ["features", "train", "--data", "digits", "--epochs", "1", "-o", str(network)]
+    assert runner.invoke(app, train).exit_code == 0
+    before = snapshot(network)
+    again = runner.invoke(app, train)
+    assert isinstance(again.exception, RunDirectoryExistsError) and "pass --overwrite" in str(again.exception)
+    assert snapshot(network) == before
+    retrained = runner.invoke(app, [*train, "--seed", "1", "--overwrite"])
+    assert retrained.exit_code == 0, retrained.exception
+    assert json.loads((network / "config.json").read_text())["training"]["seed"] == 1
+
+
 def test_sample_refuses_a_format_that_contradicts_the_file_and_names_what_it_wrote(tiny_run, tmp_path):
     result = runner.invoke(app, ["sample", str(tiny_run), "-n", "4", "--format", "npy", "-o", str(tmp_path / "x.st")])
     assert result.exit_code == 2 and "--format npy writes a .npy file" in result.output

@@ -43,9 +43,9 @@ def train_features(
     if epochs < 1:
         raise typer.BadParameter(f"--epochs must be at least 1, got {epochs}")
     output = output or user_feature_network_root() / Path(data).name
-    replace = overwrite and holds_feature_network(output)
-    hint = "pass --overwrite to re-train it" if holds_feature_network(output) else "choose another directory"
-    with claim_run_directory(output, new=not replace, refusal_hint=hint):
+    trained_before = holds_feature_network(output)
+    hint = "pass --overwrite to re-train it" if trained_before else "choose another directory"
+    with claim_run_directory(output, new=not (overwrite and trained_before), refusal_hint=hint):
         record = train_feature_network(data, output, epochs=epochs, seed=seed)
     console.print(
         f"wrote {output}: test accuracy {record['test_accuracy']:.4f} "
