@@ -19,3 +19,23 @@ class TrainingDivergedError(GenmodelsError, RuntimeError):
 
 class MissingExtraError(GenmodelsError, ImportError):
     """A feature needs an optional dependency group that is not installed; the message names the extra."""
+
+
+class RunDirectoryError(GenmodelsError):
+    """A run or output directory cannot be written: it is in use, holds another run, or is not writable."""
+
+
+class RunDirectoryBusyError(RunDirectoryError):
+    """Another process holds the directory; the message names the directory and, where recorded, the holder."""
+
+
+class RunDirectoryExistsError(RunDirectoryError, FileExistsError):
+    """The directory already holds files this command did not write; it is left as it is."""
+
+
+class OutputError(GenmodelsError, OSError):
+    """An output file cannot be written where it was asked for (no permission, no space, not a directory)."""
+
+
+class DeviceSettingsError(GenmodelsError, ValueError):
+    """The accelerator, devices, strategy, precision or nodes asked for cannot run on this machine."""

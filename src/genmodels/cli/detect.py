@@ -60,18 +60,43 @@ def fit(
     seed: Annotated[int, typer.Option(help="Seed of training, splits' noise and scores.")] = 0,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="model.X=..., data.X=..., trainer.X=...")] = None,
 ) -> None:
-    """Train a model on normal data, then calibrate a threshold on its held-out normal (validation) split."""
+    """Train a model on normal data, then calibrate a threshold on its held-out normal (validation) split.
+
+    Every option is checked before training: the false-positive rate at once, the score on the
+    built model; a refused command leaves no run directory behind.
+    """
+    from genmodels.io.run_directory import claim_run_directory
     from genmodels.runs import default_run_dir, make_spec, train_run
 
+    _check_false_positive_rate(fpr)
     sections = parse_assignments(set_ or [])
     trainer = {**sections["trainer"], "seed": seed, "progress_bar": False}
     if max_steps is not None:
         trainer["max_steps"] = max_steps
     spec = make_spec(model, {**sections["data"], "name": data}, sections["model"], trainer)
-    outcome = train_run(spec, output or default_run_dir(f"detect-{model}", data))
-    if outcome is None:
-        return
-    _save_detector(outcome.model, outcome.data.validation.images, outcome.run_dir, score, fpr, seed)
+    run_dir = output or default_run_dir(f"detect-{model}", data)
+    hint = "choose another directory (`genmodels detect calibrate RUN` recalibrates a trained run)"
+    with claim_run_directory(run_dir, refusal_hint=hint):
+        outcome = train_run(spec, run_dir, check_model=lambda built: _check_score(built, score))
+        if outcome is None:
+            return
+        _save_detector(outcome.model, outcome.data.validation.images, outcome.run_dir, score, fpr, seed)
+
+
+def _check_false_positive_rate(fpr: float) -> None:
+    if not 0 < fpr < 1:
+        raise typer.BadParameter(f"--fpr must be in (0, 1), a fraction of normal rows to flag; got {fpr}")
+
+
+def _check_score(model, score: str) -> None:
+    """Refuse a score the model does not offer, naming those it does."""
+    from genmodels.applications.anomaly.scores import available_scores
+
+    offered = available_scores(model)
+    if score not in offered:
+        raise typer.BadParameter(
+            f"--score {score!r} does not apply to {model.model_type}; it offers {', '.join(offered)}"
+        )
 
 
 @detect_app.command(
@@ -95,15 +120,20 @@ def calibrate(
     """
     import genmodels
     from genmodels.data import DataSpec, load_data
+    from genmodels.io.run_directory import claim_run_directory
     from genmodels.runs import load_run_spec
 
+    _check_false_positive_rate(fpr)
     if data is None and set_:
         raise typer.BadParameter("--set data.X=... goes with --data")
+    model = genmodels.load(run)
+    _check_score(model, score)
     if data is None:
         spec = load_run_spec(run).data
     else:
         spec = DataSpec.from_dict({**parse_assignments(set_ or [])["data"], "name": data})
-    _save_detector(genmodels.load(run), load_data(spec).validation.images, run, score, fpr, seed)
+    with claim_run_directory(run, new=False):
+        _save_detector(model, load_data(spec).validation.images, run, score, fpr, seed)
 
 
 def _save_detector(model, normal: torch.Tensor, run_dir: Path, score: str, fpr: float, seed: int) -> None:
@@ -136,6 +166,7 @@ def score_rows(
     import genmodels
     from genmodels.applications.anomaly import Detector, column_anomaly_map
     from genmodels.io.files import write_text_atomic
+    from genmodels.io.run_directory import claim_output
 
     model = genmodels.load(run)
     detector = Detector.load(model, run)
@@ -148,7 +179,8 @@ def score_rows(
         columns = [*model.preprocessor.numeric_columns, *model.preprocessor.categorical_columns]
         for name, values in zip(columns, column_anomaly_map(model, x).T.numpy(), strict=True):
             table[f"nll:{name}"] = values
-    write_text_atomic(output, table.to_csv(index=False))
+    with claim_output(output):
+        write_text_atomic(output, table.to_csv(index=False))
     console.print(f"{int(table['flag'].sum())} of {len(table)} rows flagged; wrote {output}")
 
 
@@ -170,6 +202,7 @@ def evaluate(
     import genmodels
     from genmodels.applications.anomaly import Detector, detection_metrics
     from genmodels.io.files import write_text_atomic
+    from genmodels.io.run_directory import claim_output
     from genmodels.plotting.anomaly import plot_roc_curve, plot_score_histogram
 
     model = genmodels.load(run)
@@ -191,13 +224,14 @@ def evaluate(
     scores = detector.score(x)
     metrics = detection_metrics(scores, truth, detector.threshold)
     folder = output or run / "detection"
-    folder.mkdir(parents=True, exist_ok=True)
-    pictures = {
-        "histogram": str(plot_score_histogram(scores, truth, folder / "score_histogram.png", detector.threshold)),
-        "roc": str(plot_roc_curve(scores, truth, folder / "roc_curve.png")),
-    }
-    record = {"run": str(run), "rows": str(rows), "score": detector.score_name, **metrics, "pictures": pictures}
-    write_text_atomic(folder / "evaluation.json", json.dumps(record, indent=2) + "\n")
+    with claim_output(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        pictures = {
+            "histogram": str(plot_score_histogram(scores, truth, folder / "score_histogram.png", detector.threshold)),
+            "roc": str(plot_roc_curve(scores, truth, folder / "roc_curve.png")),
+        }
+        record = {"run": str(run), "rows": str(rows), "score": detector.score_name, **metrics, "pictures": pictures}
+        write_text_atomic(folder / "evaluation.json", json.dumps(record, indent=2) + "\n")
     for name in ("auroc", "auprc", "f1", "precision", "recall", "false_positive_rate"):
         console.print(f"{name}: {metrics[name]:.4f}")
     console.print(f"wrote {folder}")

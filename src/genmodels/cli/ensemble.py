@@ -62,39 +62,41 @@ def create(
     """Save the members as one ensemble; its run.json reuses the first member's data, so evaluate works."""
     import genmodels
     from genmodels.ensembles import ensemble_of
+    from genmodels.io.run_directory import claim_run_directory
     from genmodels.runs import MODEL_DIR
 
     if (aggregation == "majority" or voters != "members" or vote_strata) and not calibrate:
         raise typer.BadParameter(
             "majority voting, a critic, the realism voter and strata need --calibrate (they are fitted on real data)"
         )
-    members = [genmodels.load(run) for run in runs]
-    ensemble = ensemble_of(
-        members,
-        weights,
-        strategy=strategy,
-        candidates=candidates,
-        combination=combination,
-        member_scores=tuple(member_score or ()),
-        aggregation=aggregation,
-        voters=voters,
-        vote_strata=vote_strata,
-    )
-    if calibrate:
-        _calibrate(ensemble, runs[0], fit_weights=not weights)
-    ensemble.save_pretrained(output / MODEL_DIR, members=[str(run) for run in runs])
-    _write_run_spec(runs, output)
+    with claim_run_directory(output, refusal_hint="an ensemble is written to a new directory; choose another -o"):
+        members = [genmodels.load(run) for run in runs]
+        ensemble = ensemble_of(
+            members,
+            weights,
+            strategy=strategy,
+            candidates=candidates,
+            combination=combination,
+            member_scores=tuple(member_score or ()),
+            aggregation=aggregation,
+            voters=voters,
+            vote_strata=vote_strata,
+        )
+        if calibrate:
+            _calibrate(ensemble, runs[0], fit_weights=not weights)
+        ensemble.save_pretrained(output / MODEL_DIR, members=[str(run) for run in runs])
+        _write_run_spec(runs, output)
     console.print(f"ensemble of {len(members)} ({', '.join(m.model_type for m in members)}) -> {output}")
 
 
 def _write_run_spec(runs: list[Path], output: Path) -> None:
     """The first member's run.json, naming the members, so `evaluate` finds the data (none without one)."""
-    from genmodels.io.files import write_text_atomic
+    from genmodels.io.files import read_json, write_text_atomic
     from genmodels.runs import RUN_FILE
 
     first_run = runs[0] / RUN_FILE
     if first_run.is_file():
-        spec = json.loads(first_run.read_text(encoding="utf-8"))
+        spec = read_json(first_run, "a run's spec")
         spec.update(model="ensemble", model_config={}, members=[str(run) for run in runs])
         write_text_atomic(output / RUN_FILE, json.dumps(spec, indent=2) + "\n")
 

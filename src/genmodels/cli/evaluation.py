@@ -54,6 +54,7 @@ def evaluate(
     import genmodels
     from genmodels.data import load_data
     from genmodels.io.files import write_text_atomic
+    from genmodels.io.run_directory import claim_output
     from genmodels.io.versions import software_versions
     from genmodels.runs import load_run_spec
     from genmodels.runs.report import evaluate_split
@@ -71,7 +72,8 @@ def evaluate(
     results = evaluate_split(model, data, split, chosen, num_samples, feature_network)
     record = {"run": str(run), "spec": spec.to_dict(), "data": data.info, "versions": software_versions(), **results}
     output = output or run / f"evaluation-{split}.json"
-    write_text_atomic(output, json.dumps(record, indent=2) + "\n")
+    with claim_output(output):
+        write_text_atomic(output, json.dumps(record, indent=2) + "\n")
     _print_results(split, results)
     console.print(f"wrote {output}")
 

@@ -30,12 +30,25 @@ def train_features(
     ] = None,
     epochs: Annotated[int, typer.Option(help="Training epochs (best validation accuracy is kept).")] = 20,
     seed: Annotated[int, typer.Option(help="Seed for initialisation, batches and augmentation.")] = 0,
+    overwrite: Annotated[
+        bool, typer.Option(help="Re-train: replace the feature network already in the directory (nothing else).")
+    ] = False,
 ) -> None:
-    """Train (or re-train) the feature network of an image data set; later evaluations use it."""
-    from genmodels.evaluation.feature_network import train_feature_network, user_feature_network_root
+    """Train (or, with --overwrite, re-train) the feature network of an image data set; later evaluations use it."""
+    from genmodels.evaluation.feature_network import (
+        holds_feature_network,
+        train_feature_network,
+        user_feature_network_root,
+    )
+    from genmodels.io.run_directory import claim_run_directory
 
+    if epochs < 1:
+        raise typer.BadParameter(f"--epochs must be at least 1, got {epochs}")
     output = output or user_feature_network_root() / Path(data).name
-    record = train_feature_network(data, output, epochs=epochs, seed=seed)
+    trained_before = holds_feature_network(output)
+    hint = "pass --overwrite to re-train it" if trained_before else "choose another directory"
+    with claim_run_directory(output, new=not (overwrite and trained_before), refusal_hint=hint):
+        record = train_feature_network(data, output, epochs=epochs, seed=seed)
     console.print(
         f"wrote {output}: test accuracy {record['test_accuracy']:.4f} "
         f"({record['test_accuracy_binarized']:.4f} on binarized test images)"

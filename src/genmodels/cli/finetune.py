@@ -110,6 +110,7 @@ def merge_lora_adapters(
     The merged model computes what the adapted one does, loads without the base directory, and can
     be fine-tuned again; its config.json keeps the lineage and names the adapters it came from.
     """
+    from genmodels.io.run_directory import claim_run_directory
     from genmodels.models.base import GenerativeModel
     from genmodels.models.saving import read_config
     from genmodels.nn.lora import merge_lora
@@ -121,10 +122,11 @@ def merge_lora_adapters(
     saved = read_config(directory)
     if "adapter" not in saved:
         raise typer.BadParameter(f"{directory} holds a plain {saved['model_type']} model, no LoRA adapters to merge")
-    model = merge_lora(GenerativeModel.from_pretrained(directory))
-    adapter = saved["adapter"]
-    merged_from = {"path": str(directory.resolve()), "adapter_sha256": saved["weights_sha256"]}
-    merged_from.update({key: adapter[key] for key in ("rank", "alpha", "modules")})
-    provenance = {key: value for key, value in saved.items() if key not in FORMAT_KEYS}
-    model.save_pretrained(output, **provenance, merged_lora=merged_from)
+    with claim_run_directory(output, refusal_hint="name a new directory for the merged model"):
+        model = merge_lora(GenerativeModel.from_pretrained(directory))
+        adapter = saved["adapter"]
+        merged_from = {"path": str(directory.resolve()), "adapter_sha256": saved["weights_sha256"]}
+        merged_from.update({key: adapter[key] for key in ("rank", "alpha", "modules")})
+        provenance = {key: value for key, value in saved.items() if key not in FORMAT_KEYS}
+        model.save_pretrained(output, **provenance, merged_lora=merged_from)
     console.print(f"merged {len(adapter['modules'])} LoRA layers into a plain {saved['model_type']} -> {output}")

@@ -45,12 +45,27 @@ app.add_typer(ensemble_app, name="ensemble")
 
 
 def main() -> None:
-    """Console entry point: expected errors (bad data, files, settings, a missing extra) as one line, no traceback."""
+    """Console entry point: expected errors (bad data, files, settings, a missing extra) as one line, no traceback.
+
+    A file the system refuses (no permission, no space, a missing folder) is named with the reason.
+    """
     from genmodels.errors import GenmodelsError
 
     try:
         app()
-    except (GenmodelsError, FileExistsError, KeyError, ValueError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+    except (GenmodelsError, KeyError, ValueError, OSError) as error:
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(one_line(error))}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
+
+
+def one_line(error: BaseException) -> str:
+    """The message of an expected error on one line; a system error names its file and the reason."""
+    from genmodels.errors import GenmodelsError
+
+    if isinstance(error, OSError) and not isinstance(error, GenmodelsError) and error.filename is not None:
+        message = f"{error.filename}: {error.strerror or error}"
+    elif isinstance(error, KeyError) and error.args:
+        message = str(error.args[0])
+    else:
+        message = str(error)
+    return " ".join(message.split())

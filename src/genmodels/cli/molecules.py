@@ -215,32 +215,33 @@ def optimize(
     from genmodels.applications.molecules.outputs import draw_grid, properties_table
     from genmodels.applications.molecules.properties import objective as make_objective
     from genmodels.io.files import write_text_atomic
+    from genmodels.io.run_directory import claim_run_directory
 
     score = make_objective(objective)
-    model = genmodels.load(run)
-    known_smiles = load_smiles(known).smiles
-    output.mkdir(parents=True, exist_ok=True)
-    if hasattr(model, "rows_to_strings"):  # a SMILES VAE decodes whole lines from a latent code to ascend
-        route = "latent gradient ascent"
-        result = optimize_latent(model, score, known_smiles[:known_count], keep, steps, keep=keep, seed=seed)
-    else:
-        route = "hill-climbing"
-        result = hill_climb(model, score, rounds, samples, keep, steps, seed=seed)
-        model.save_pretrained(output / "model", base=str(run), objective=objective)
-    table = properties_table([smiles for smiles, _ in result.top])
-    table.insert(1, "objective", [value for _, value in result.top])
-    training = set(known_smiles)
-    table["novel"] = [smiles not in training for smiles in table["smiles"]]
-    write_text_atomic(output / "top.csv", table.to_csv(index=False))
-    draw_grid(table["smiles"].tolist()[:24], output / "top.png",
-              legends=[f"{value:.3f}" for value in table["objective"][:24]])  # fmt: skip
-    record = {"route": route, "objective": objective, "known": known, "seed": seed, "summary": result.summary,
-              "history": result.history}  # fmt: skip
-    write_text_atomic(output / "history.json", json.dumps(record, indent=2) + "\n")
-    for row in result.history:
-        console.print(", ".join(f"{name} {value:.3f}" if isinstance(value, float) else f"{name} {value}"
-                                for name, value in row.items()))  # fmt: skip
-    console.print(f"{route}: wrote {output}/top.csv, top.png and history.json")
+    with claim_run_directory(output, refusal_hint="optimised molecules go to a new folder; choose another -o"):
+        model = genmodels.load(run)
+        known_smiles = load_smiles(known).smiles
+        if hasattr(model, "rows_to_strings"):  # a SMILES VAE decodes whole lines from a latent code to ascend
+            route = "latent gradient ascent"
+            result = optimize_latent(model, score, known_smiles[:known_count], keep, steps, keep=keep, seed=seed)
+        else:
+            route = "hill-climbing"
+            result = hill_climb(model, score, rounds, samples, keep, steps, seed=seed)
+            model.save_pretrained(output / "model", base=str(run), objective=objective)
+        table = properties_table([smiles for smiles, _ in result.top])
+        table.insert(1, "objective", [value for _, value in result.top])
+        training = set(known_smiles)
+        table["novel"] = [smiles not in training for smiles in table["smiles"]]
+        write_text_atomic(output / "top.csv", table.to_csv(index=False))
+        draw_grid(table["smiles"].tolist()[:24], output / "top.png",
+                  legends=[f"{value:.3f}" for value in table["objective"][:24]])  # fmt: skip
+        record = {"route": route, "objective": objective, "known": known, "seed": seed, "summary": result.summary,
+                  "history": result.history}  # fmt: skip
+        write_text_atomic(output / "history.json", json.dumps(record, indent=2) + "\n")
+        for row in result.history:
+            console.print(", ".join(f"{name} {value:.3f}" if isinstance(value, float) else f"{name} {value}"
+                                    for name, value in row.items()))  # fmt: skip
+        console.print(f"{route}: wrote {output}/top.csv, top.png and history.json")
 
 
 @molecules_app.command(cls=ListOptionsCommand, epilog="Examples:\n\n  genmodels molecules draw gen.smi -o grid.png")

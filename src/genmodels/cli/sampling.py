@@ -65,13 +65,17 @@ def sample(
     import torch
 
     import genmodels
+    from genmodels.io.run_directory import claim_output
 
+    if n < 1:
+        raise typer.BadParameter(f"-n must be at least 1, got {n}")
     model = genmodels.load(run)
     output, output_format = _sample_output(model, output, output_format)
     controls = {"labels": label, "truncation": truncation, "strategy": strategy, "candidates": candidates}
     given = {name: value for name, value in controls.items() if value is not None}
     samples = model.sample(n, generator=torch.Generator().manual_seed(seed), **given)
-    _write_samples(model, samples, output, output_format)
+    with claim_output(output):
+        _write_samples(model, samples, output, output_format)
     console.print(f"wrote {n} samples to {output}")
 
 
@@ -90,6 +94,8 @@ def _sample_output(model: GenerativeModel, output: Path | None, output_format: s
             f"-o {output}: cannot tell the format from {output.suffix or 'no extension'!r}; end the file name in "
             f"{', '.join(SAMPLE_FORMATS)} or give --format ({formats})"
         )
+    if output_format is not None and inferred is not None and output_format != inferred:
+        raise typer.BadParameter(f"--format {output_format} contradicts -o {output}; drop one of them")
     output_format = output_format or inferred
     if output_format == "txt" and not _is_text(model):
         raise typer.BadParameter(f"-o {output}: txt is for text models; {model.model_type!r} samples are arrays")
@@ -163,6 +169,7 @@ def generate(
     """Generate text from a prompt, streaming a single sample to the terminal as it is produced."""
     import genmodels
     from genmodels.io.files import write_text_atomic
+    from genmodels.io.run_directory import claim_output
 
     model = genmodels.load(run)
     if not hasattr(model, "generate_tokens"):  # only a language model continues a prompt token by token
@@ -191,7 +198,8 @@ def generate(
             console.rule(f"sample {number}")
             _show(text + "\n")
     if output is not None:
-        write_text_atomic(output, "\n\n----------\n\n".join(texts) + "\n")
+        with claim_output(output):
+            write_text_atomic(output, "\n\n----------\n\n".join(texts) + "\n")
         console.print(f"wrote {len(texts)} samples to {output}")
 
 

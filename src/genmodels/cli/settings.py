@@ -71,8 +71,16 @@ def read_config_file(path: Path | None) -> Sections:
     """The sections of a TOML or JSON file (none without a file); an unknown section is refused, not ignored."""
     if path is None:
         return empty_sections()
-    text = path.read_text(encoding="utf-8")
-    values = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    if not path.is_file():
+        raise typer.BadParameter(f"--config {path}: no such file")
+    try:
+        text = path.read_text(encoding="utf-8")
+        values = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
+        kind = "TOML" if path.suffix == ".toml" else "JSON"
+        raise typer.BadParameter(f"--config {path} is not a readable {kind} file: {error}") from None
+    if not isinstance(values, dict) or not all(isinstance(values[name], dict) for name in values):
+        raise typer.BadParameter(f"--config {path}: expected sections model, data and trainer, each a table")
     unknown = set(values) - set(SECTIONS)
     if unknown:
         raise typer.BadParameter(f"{path}: unknown section(s) {sorted(unknown)}; use model, data and trainer")

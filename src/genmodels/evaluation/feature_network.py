@@ -30,6 +30,7 @@ from torch.nn import functional as F
 from genmodels.data import DataSpec, load_data
 from genmodels.errors import CheckpointError, DataError
 from genmodels.io.files import atomic_path, sha256_file, write_text_atomic
+from genmodels.io.run_directory import LOCK_NAME
 from genmodels.io.versions import software_versions
 
 SHIPPED = resources.files("genmodels.evaluation") / "files" / "feature_networks"
@@ -122,6 +123,19 @@ def feature_network_directory(data_name: str) -> Path | None:
         if (candidate / CONFIG_NAME).is_file():
             return Path(str(candidate))
     return None
+
+
+def holds_feature_network(directory: Path) -> bool:
+    """Whether ``directory`` holds a feature network and nothing else (what re-training may replace)."""
+    if not (directory / CONFIG_NAME).is_file():
+        return False
+    try:
+        saved = json.loads((directory / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    expected = {CONFIG_NAME, WEIGHTS_NAME, LOCK_NAME}
+    is_network = isinstance(saved, dict) and "test_accuracy" in saved and "model_type" not in saved
+    return is_network and all(entry.name in expected for entry in directory.iterdir())
 
 
 def load_feature_network(data_name: str) -> FeatureNetwork:

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from genmodels.io.files import atomic_path
+
 
 def image_grid(images: torch.Tensor, columns: int | None = None, padding: int = 1) -> np.ndarray:
     """Tile ``(n, channels, height, width)`` images in [0, 1] into one uint8 array ``(H, W)`` or ``(H, W, 3)``."""
@@ -35,6 +37,6 @@ def save_image_grid(images: torch.Tensor, path: str | Path, columns: int | None 
     picture = Image.fromarray(grid)
     picture = picture.resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.Resampling.NEAREST)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(path)
+    with atomic_path(path) as temporary:
+        picture.save(temporary, format="PNG")
     return path

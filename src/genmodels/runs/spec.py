@@ -5,13 +5,13 @@ A spec is data: it is written before training starts and read back to resume, re
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from genmodels.data import DataSpec
 from genmodels.errors import CheckpointError
+from genmodels.io.files import read_json
 from genmodels.models.registry import get_model_class
 from genmodels.training.config import TrainerConfig
 from genmodels.training.freezing import first_blocks
@@ -92,7 +92,7 @@ def finetune_spec(
     inherited_trainer: dict[str, Any] = {}
     base_run = Path(located.path).parent / RUN_FILE
     if base_run.is_file():
-        saved = RunSpec.from_dict(json.loads(base_run.read_text(encoding="utf-8")))
+        saved = RunSpec.from_dict(read_json(base_run, "a run's spec"))
         inherited_data = {key: value for key, value in saved.data.to_dict().items() if key in INHERITED_DATA}
         inherited_trainer = {key: value for key, value in saved.trainer.to_dict().items() if key in INHERITED_TRAINER}
     trainer = {**model_class.recommended_training, **inherited_trainer, **(trainer or {})}
@@ -112,7 +112,7 @@ def load_run_spec(run_dir: str | Path) -> RunSpec:
     path = Path(run_dir) / RUN_FILE
     if not path.is_file():
         raise CheckpointError(f"{run_dir} is not a run directory: {RUN_FILE} is missing")
-    return RunSpec.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    return RunSpec.from_dict(read_json(path, "a run's spec"))
 
 
 def default_run_dir(model: str, data: str, root: str | Path = "runs") -> Path:

@@ -9,6 +9,7 @@ Layout of ``RUN/``: ``run.json`` (what was asked: model, data, trainer, seed, ve
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from lightning_fabric.utilities.rank_zero import rank_zero_only
 
 from genmodels.data import DataSplits, load_data
 from genmodels.errors import CheckpointError, DataError
-from genmodels.io.files import write_text_atomic
+from genmodels.io.files import read_json, write_text_atomic
+from genmodels.io.run_directory import claim_run_directory
 from genmodels.io.versions import software_versions
 from genmodels.models.autoregressive.sequence import SequenceModel, TokenModel
 from genmodels.models.base import GenerativeModel
@@ -28,6 +30,8 @@ from genmodels.nn.lora import LoRASettings, apply_lora
 from genmodels.runs.report import write_run_report
 from genmodels.runs.spec import MODEL_DIR, RESUMABLE_CHANGES, RUN_FILE, RunSpec
 from genmodels.training import FitResult, Trainer
+from genmodels.training.checkpoint import checkpoint_step
+from genmodels.training.trainer import CHECKPOINT_NAME
 from genmodels.transfer.finetuning import BaseModel, adapt_to_data, load_base
 
 
@@ -111,33 +115,51 @@ class RunOutcome:
     report: dict[str, Any]
 
 
-def train_run(spec: RunSpec, run_dir: str | Path, resume: bool = False) -> RunOutcome | None:
-    """Train the spec's model into ``run_dir``; returns None on processes other than the main one."""
+def train_run(
+    spec: RunSpec,
+    run_dir: str | Path,
+    resume: bool = False,
+    check_model: Callable[[GenerativeModel], None] | None = None,
+) -> RunOutcome | None:
+    """Train the spec's model into ``run_dir``; returns None on processes other than the main one.
+
+    The run directory is held for the whole run (:func:`~genmodels.io.run_directory.claim_run_directory`):
+    a second process is refused, and a new run refuses a directory that already holds files.
+    ``check_model`` sees the built model before training starts, to refuse what the caller cannot
+    use (a detector's score) before any work is spent.
+    """
     run_dir = Path(run_dir)
-    if rank_zero_only.rank == 0:
-        _check_run_dir(spec, run_dir, resume)
-    base = load_base(BaseModel(**spec.finetune["base"])) if spec.finetune else None
-    data = load_data(spec.data, getattr(base, "tokenizer", None))
-    model = build_model_for(spec, data, base)
-    with model.evaluating(), torch.no_grad():
-        # a dry run on a few examples: a model/data mismatch surfaces before anything is written
-        model.loss({name: column[:2] for name, column in data.train.tensors().items()})
-    trainer = Trainer(spec.trainer, run_dir)
-    fabric = trainer.setup_fabric(multiple_phases=len(model.training_phases()) > 1)
-    if fabric.is_global_zero:
-        record = {**spec.to_dict(), "data_info": data.info, "versions": software_versions()}
-        write_text_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
-    fit = trainer.fit(model, data.train.tensors(), data.validation.tensors(), resume=resume)
-    _leave_process_group()
-    if not fabric.is_global_zero:
-        return None
-    model = model.cpu().eval()
-    lineage = {"finetuned_from": spec.finetune["base"], "frozen": list(spec.trainer.freeze)} if spec.finetune else {}
-    model.save_pretrained(
-        run_dir / MODEL_DIR, run=str(run_dir.resolve()), data=data.info, trained_steps=fit.steps, **lineage
-    )
-    report = write_run_report(run_dir, model, data, spec, fit)
-    return RunOutcome(run_dir, model, data, fit, report)
+    hint = "pass --resume to continue it, or choose another directory" if not resume else ""
+    with claim_run_directory(run_dir, new=not resume, refusal_hint=hint):
+        trainer = Trainer(spec.trainer, run_dir)
+        trainer.check_devices()
+        if resume and rank_zero_only.rank == 0:
+            _check_resumable(spec, run_dir)
+        base = load_base(BaseModel(**spec.finetune["base"])) if spec.finetune else None
+        data = load_data(spec.data, getattr(base, "tokenizer", None))
+        model = build_model_for(spec, data, base)
+        with model.evaluating(), torch.no_grad():
+            # a dry run on a few examples: a model/data mismatch surfaces before anything is written
+            model.loss({name: column[:2] for name, column in data.train.tensors().items()})
+        if check_model is not None:
+            check_model(model)
+        fabric = trainer.setup_fabric(multiple_phases=len(model.training_phases()) > 1)
+        if fabric.is_global_zero:
+            record = {**spec.to_dict(), "data_info": data.info, "versions": software_versions()}
+            write_text_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
+        fit = trainer.fit(model, data.train.tensors(), data.validation.tensors(), resume=resume)
+        _leave_process_group()
+        if not fabric.is_global_zero:
+            return None
+        model = model.cpu().eval()
+        lineage = (
+            {"finetuned_from": spec.finetune["base"], "frozen": list(spec.trainer.freeze)} if spec.finetune else {}
+        )
+        model.save_pretrained(
+            run_dir / MODEL_DIR, run=str(run_dir.resolve()), data=data.info, trained_steps=fit.steps, **lineage
+        )
+        report = write_run_report(run_dir, model, data, spec, fit)
+        return RunOutcome(run_dir, model, data, fit, report)
 
 
 def _leave_process_group() -> None:
@@ -151,23 +173,23 @@ def _leave_process_group() -> None:
         torch.distributed.destroy_process_group()
 
 
-def _check_run_dir(spec: RunSpec, run_dir: Path, resume: bool) -> None:
-    """Never overwrite a run by accident; on resume, refuse a spec that differs from the saved one."""
+def _check_resumable(spec: RunSpec, run_dir: Path) -> None:
+    """Refuse a spec that differs from the saved one, or asks for fewer steps than the checkpoint has trained."""
     saved_path = run_dir / RUN_FILE
-    if not resume:
-        if saved_path.exists():
-            raise FileExistsError(
-                f"{run_dir} already holds a run; pass --resume to continue it, or choose another directory"
-            )
-        return
     if not saved_path.is_file():
         raise CheckpointError(f"cannot resume: {saved_path} does not exist")
-    saved = RunSpec.from_dict(json.loads(saved_path.read_text(encoding="utf-8")))
+    saved = RunSpec.from_dict(read_json(saved_path, "a run's spec"))
     differences = _differences(saved.to_dict(), spec.to_dict())
     differences = [name for name in differences if name.split(".")[-1] not in RESUMABLE_CHANGES]
     if differences:
         raise CheckpointError(
             f"cannot resume {run_dir}: these settings differ from the saved run: {', '.join(differences)}"
+        )
+    trained = checkpoint_step(run_dir / CHECKPOINT_NAME)
+    if trained is not None and trained > spec.trainer.max_steps:
+        raise CheckpointError(
+            f"cannot resume {run_dir} with max_steps {spec.trainer.max_steps}: its checkpoint has trained "
+            f"{trained} steps already; give --max-steps {trained} or more"
         )
 
 

@@ -79,6 +79,19 @@ def load_checkpoint(path: str | Path) -> TrainingCheckpoint:
     )
 
 
+def checkpoint_step(path: str | Path) -> int | None:
+    """The step a checkpoint was written at, read from its header alone (None if there is no checkpoint)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as stored:
+            metadata = stored.metadata() or {}
+        return int(json.loads(metadata[_STATE_KEY])["step"])
+    except (SafetensorError, OSError, KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path} is not a readable genmodels training checkpoint ({error})") from None
+
+
 def _with_prefix(tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {name[len(prefix) :]: tensor for name, tensor in tensors.items() if name.startswith(prefix)}
 

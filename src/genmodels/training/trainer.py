@@ -21,7 +21,7 @@ import torch
 from lightning_fabric import Fabric
 from lightning_fabric.loggers import TensorBoardLogger
 
-from genmodels.errors import CheckpointError, TrainingDivergedError
+from genmodels.errors import CheckpointError, DeviceSettingsError, TrainingDivergedError
 from genmodels.io.files import atomic_path
 from genmodels.models.base import GenerativeModel, TrainingPhase
 from genmodels.training.batches import BatchSchedule, take
@@ -119,17 +119,33 @@ class Trainer:
         loggers = (
             [TensorBoardLogger(self.output_dir, name="tensorboard", version="")] if self.config.tensorboard else []
         )
-        fabric = Fabric(
-            accelerator=self.config.accelerator,
-            devices=self.config.devices,
-            strategy=strategy,
-            precision=self.config.precision,
-            num_nodes=self.config.num_nodes,
-            loggers=loggers,
-        )
+        fabric = self._make_fabric(strategy, loggers)
         fabric.launch()
         self.fabric = fabric
         return fabric
+
+    def check_devices(self) -> None:
+        """Refuse, before any work, an accelerator, device count, strategy or precision this machine cannot run."""
+        self._make_fabric(self.config.strategy, [])
+
+    def _make_fabric(self, strategy: str, loggers: list[TensorBoardLogger]) -> Fabric:
+        config = self.config
+        try:
+            return Fabric(
+                accelerator=config.accelerator,
+                devices=config.devices,
+                strategy=strategy,
+                precision=config.precision,
+                num_nodes=config.num_nodes,
+                loggers=loggers,
+            )
+        except (TypeError, ValueError, RuntimeError, ImportError) as error:
+            settings = (
+                f"accelerator={config.accelerator!r}, devices={config.devices!r}, strategy={strategy!r}, "
+                f"precision={config.precision!r}, num_nodes={config.num_nodes!r}"
+            )
+            message = " ".join(str(error).split())
+            raise DeviceSettingsError(f"trainer settings {settings} cannot run here: {message}") from None
 
     def fit(
         self,

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from genmodels.applications.anomaly.scores import anomaly_scores
-from genmodels.io.files import write_text_atomic
+from genmodels.io.files import read_json, write_text_atomic
 from genmodels.models.base import GenerativeModel
 
 DETECTOR_FILE = "detector.json"
@@ -95,7 +95,7 @@ class Detector:
         path = Path(directory) / DETECTOR_FILE
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: calibrate a detector first (genmodels detect fit)")
-        saved: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        saved: dict[str, Any] = read_json(path, "a detector's calibration")
         seed = saved.pop("seed", 0)
         calibration = Calibration(**saved)
         if calibration.score_reference is not None:

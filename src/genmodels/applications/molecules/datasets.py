@@ -47,14 +47,17 @@ def read_smiles_strings(path: str | Path, column: str = "SMILES") -> list[str]:
     if ".csv" in suffixes:
         try:
             table = pd.read_csv(path)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as error:
             raise DataError(f"{path} is not a readable CSV file: {error}") from None
         if column not in table.columns:
             raise DataError(f"{path} has no column {column!r}; its columns are {list(table.columns)}")
         return table[column].astype(str).where(table[column].notna(), "").tolist()
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        return [line.split()[0] if line.split() else "" for line in handle]
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            return [line.split()[0] if line.split() else "" for line in handle]
+    except (UnicodeDecodeError, OSError) as error:
+        raise DataError(f"{path} is not a readable UTF-8 text file of SMILES (one per line): {error}") from None
 
 
 def _shipped_moses(split: str) -> list[str]:
