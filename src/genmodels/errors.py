@@ -19,3 +19,11 @@ class TrainingDivergedError(GenmodelsError, RuntimeError):
 
 class MissingExtraError(GenmodelsError, ImportError):
     """A feature needs an optional dependency group that is not installed; the message names the extra."""
+
+
+class ConfigError(GenmodelsError, ValueError):
+    """A setting of a config or side file has the wrong type or is out of range; the message names the field."""
+
+
+class ResourceError(GenmodelsError, MemoryError):
+    """A model or request needs more memory (or disk) than the machine has; the message gives both numbers."""

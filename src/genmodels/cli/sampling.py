@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from genmodels.models.base import GenerativeModel
 
 sampling_commands = typer.Typer()
+SAMPLE_CHUNK_BYTES = 256 * 1024**2
+"""``sample --format npy`` draws larger requests in chunks of this size and writes them to disk as they come."""
 
 SampleFormat = Annotated[
     str,
@@ -53,12 +55,52 @@ def sample(
 
     if output_format not in ("png", "npy"):
         raise typer.BadParameter(f"--format must be png or npy, got {output_format!r}")
+    if n < 1:
+        raise typer.BadParameter(f"-n must be a positive number of samples, got {n}")
     model = genmodels.load(run)
     controls = {"labels": label, "truncation": truncation, "strategy": strategy, "candidates": candidates}
     given = {name: value for name, value in controls.items() if value is not None}
-    samples = model.sample(n, generator=torch.Generator().manual_seed(seed), **given)
-    output = _write_samples(model, samples, output, output_format)
+    generator = torch.Generator().manual_seed(seed)
+    chunk_rows = max(1, SAMPLE_CHUNK_BYTES // model.sample_bytes())
+    if output_format == "npy" and n > chunk_rows:
+        output = _write_npy_in_chunks(model, n, chunk_rows, output, generator, given)
+    else:
+        output = _write_samples(model, model.sample(n, generator=generator, **given), output, output_format)
     console.print(f"wrote {n} samples to {output}")
+
+
+def _write_npy_in_chunks(
+    model: GenerativeModel, n: int, chunk_rows: int, output: Path, generator: torch.Generator, controls: dict
+) -> Path:
+    """``n`` samples drawn ``chunk_rows`` at a time into a memory-mapped ``.npy``: memory stays at one chunk.
+
+    Refused before drawing anything when the disk cannot hold the array, with both sizes.
+    """
+    import shutil
+
+    import numpy as np
+
+    from genmodels.errors import ResourceError
+    from genmodels.io.files import atomic_path
+    from genmodels.io.memory import format_bytes
+
+    path = output if output.suffix == ".npy" else output.with_name(output.name + ".npy")  # as np.save names it
+    first = model.sample(chunk_rows, generator=generator, **controls).cpu().numpy()
+    needed, folder = n * first[0].nbytes, path.resolve().parent
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise ResourceError(
+            f"{n} samples need {format_bytes(needed)} on disk, but {folder} has {format_bytes(free)} free"
+        )
+    with atomic_path(path) as temporary:
+        array = np.lib.format.open_memmap(temporary, mode="w+", dtype=first.dtype, shape=(n, *first.shape[1:]))
+        array[:chunk_rows] = first
+        for start in range(chunk_rows, n, chunk_rows):
+            rows = min(chunk_rows, n - start)
+            array[start : start + rows] = model.sample(rows, generator=generator, **controls).cpu().numpy()
+        array.flush()
+        del array
+    return path
 
 
 def _write_samples(model: GenerativeModel, samples: torch.Tensor, output: Path, output_format: str) -> Path:
