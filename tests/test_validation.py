@@ -23,6 +23,7 @@ from genmodels.data.tokenizers import CharTokenizer, load_tokenizer
 from genmodels.errors import CheckpointError, ConfigError, DataError, GenmodelsError, ResourceError
 from genmodels.io import memory
 from genmodels.models.registry import BUILTIN_MODELS, build_model, get_model_class
+from genmodels.models.sizing import model_bytes
 from genmodels.models.tabular.made import TabularMADE, TabularMADEConfig
 from genmodels.models.vae.base import VAEConfig
 from genmodels.models.vae.mlp import VAE
@@ -176,6 +177,21 @@ def test_a_model_too_large_for_memory_is_refused_before_allocation(monkeypatch):
         build_model("vae", data_shape=(1, 28, 28), hidden_dim=512)  # two 784 x 512 float32 layers and the rest
     monkeypatch.setattr(memory, "available_memory", lambda: 4_000_000)
     assert isinstance(build_model("vae", data_shape=(1, 28, 28), hidden_dim=512), VAE)
+
+
+@pytest.mark.parametrize("name", sorted(set(BUILTIN_MODELS) - {"ensemble"}))
+def test_the_estimate_is_each_family_s_exact_size_and_leaves_the_seeded_weights_alone(name):
+    cls = get_model_class(name)
+    shapes = {"dcgan": (1, 28, 28), "wgan-gp": (1, 28, 28), "tabular-made": (4,), "tabular-vae": (4,)}
+    config = cls.config_class(**({"data_shape": shapes[name]} if name in shapes else {}))
+    torch.manual_seed(0)
+    plain = cls(config)
+    torch.manual_seed(0)
+    estimate = model_bytes(cls, config)
+    checked = cls(config)
+    tensors = [*plain.parameters(), *plain.buffers()]
+    assert estimate == sum(tensor.numel() * tensor.element_size() for tensor in tensors)
+    assert all(torch.equal(value, checked.state_dict()[key]) for key, value in plain.state_dict().items())
 
 
 def test_a_saved_config_too_large_for_memory_is_refused(vae_dir):
