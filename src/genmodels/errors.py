@@ -39,3 +39,11 @@ class OutputError(GenmodelsError, OSError):
 
 class DeviceSettingsError(GenmodelsError, ValueError):
     """The accelerator, devices, strategy, precision or nodes asked for cannot run on this machine."""
+
+
+class ConfigError(GenmodelsError, ValueError):
+    """A setting of a config or side file has the wrong type or is out of range; the message names the field."""
+
+
+class ResourceError(GenmodelsError, MemoryError):
+    """A model or request needs more memory (or disk) than the machine has; the message gives both numbers."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -53,6 +54,7 @@ def evaluate(
     sample quality (Frechet distance, precision/recall, density/coverage, classes) in a feature network."""
     import genmodels
     from genmodels.data import load_data
+    from genmodels.errors import ConfigError
     from genmodels.io.files import write_text_atomic
     from genmodels.io.run_directory import claim_output
     from genmodels.io.versions import software_versions
@@ -66,7 +68,10 @@ def evaluate(
     if importance_samples is not None:
         if not hasattr(model.config, "importance_samples"):
             raise typer.BadParameter(f"{type(model).__name__} has no importance-sampled likelihood")
-        model.config.importance_samples = importance_samples
+        try:  # replace() checks the value as the config's own field
+            model.config = dataclasses.replace(model.config, importance_samples=importance_samples)
+        except ConfigError as error:
+            raise typer.BadParameter(f"--importance-samples: {error}") from None
     chosen = _chosen_metrics(metrics)
     data = load_data(spec.data)
     results = evaluate_split(model, data, split, chosen, num_samples, feature_network)

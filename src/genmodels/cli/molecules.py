@@ -36,8 +36,11 @@ def prepare(
     representation: Annotated[str, typer.Option(help="smiles or selfies.")] = "smiles",
     augment: Annotated[int, typer.Option(help="Extra randomised SMILES per molecule (augmentation).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the randomised SMILES.")] = 0,
+    max_length: Annotated[
+        int, typer.Option(min=1, help="Skip (and count) rows longer than this many characters.")
+    ] = 2000,
 ) -> None:
-    """Canonicalise a molecule set (invalid rows counted and skipped) into a training corpus."""
+    """Canonicalise a molecule set (invalid and overlong rows counted and skipped) into a training corpus."""
     import numpy as np
 
     from genmodels.applications.molecules.datasets import load_smiles
@@ -45,7 +48,7 @@ def prepare(
     from genmodels.applications.molecules.smiles import parallel_map, randomize_smiles, to_selfies
 
     _check_representation(representation)
-    molecules = load_smiles(source, column)
+    molecules = load_smiles(source, column, max_length=max_length)
     lines = list(molecules.smiles)
     rng = np.random.default_rng(seed)
     lines += [randomize_smiles(smiles, rng) for smiles in molecules.smiles for _ in range(augment)]
@@ -54,6 +57,8 @@ def prepare(
     write_smiles(lines, output)
     report = molecules.report
     console.print(f"{report['valid']} valid, {report['invalid']} invalid of {report['rows']} rows; wrote {len(lines)}")
+    if report["too_long"]:
+        console.print(f"  {report['too_long']} of the invalid rows are longer than {max_length} characters: not parsed")
     for number, text in report["invalid_examples"]:
         console.print(f"  invalid row {number}: {text!r}")
 

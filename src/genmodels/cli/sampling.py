@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from genmodels.models.base import GenerativeModel
 
 sampling_commands = typer.Typer()
+SAMPLE_CHUNK_BYTES = 256 * 1024**2
+"""``sample --format npy`` draws larger requests in chunks of this size and writes them to disk as they come."""
 
 SAMPLE_FORMATS = {
     ".png": "png",
@@ -68,14 +70,18 @@ def sample(
     from genmodels.io.run_directory import claim_output
 
     if n < 1:
-        raise typer.BadParameter(f"-n must be at least 1, got {n}")
+        raise typer.BadParameter(f"-n must be a positive number of samples, got {n}")
     model = genmodels.load(run)
     output, output_format = _sample_output(model, output, output_format)
     controls = {"labels": label, "truncation": truncation, "strategy": strategy, "candidates": candidates}
     given = {name: value for name, value in controls.items() if value is not None}
-    samples = model.sample(n, generator=torch.Generator().manual_seed(seed), **given)
+    generator = torch.Generator().manual_seed(seed)
+    chunk_rows = max(1, SAMPLE_CHUNK_BYTES // model.sample_bytes())
     with claim_output(output):
-        _write_samples(model, samples, output, output_format)
+        if output_format == "npy" and n > chunk_rows:
+            _write_npy_in_chunks(model, n, chunk_rows, output, generator, given)
+        else:
+            _write_samples(model, model.sample(n, generator=generator, **given), output, output_format)
     console.print(f"wrote {n} samples to {output}")
 
 
@@ -112,6 +118,38 @@ def _is_text(model: GenerativeModel) -> bool:
 
 def _is_table(model: GenerativeModel) -> bool:
     return getattr(model, "preprocessor", None) is not None
+
+
+def _write_npy_in_chunks(
+    model: GenerativeModel, n: int, chunk_rows: int, output: Path, generator: torch.Generator, controls: dict
+) -> None:
+    """``n`` samples drawn ``chunk_rows`` at a time into a memory-mapped ``.npy``: memory stays at one chunk.
+
+    Refused after the first chunk, before anything is written, when the disk cannot hold the array.
+    """
+    import shutil
+
+    import numpy as np
+
+    from genmodels.errors import ResourceError
+    from genmodels.io.files import atomic_path
+    from genmodels.io.memory import format_bytes
+
+    first = model.sample(chunk_rows, generator=generator, **controls).cpu().numpy()
+    needed, folder = n * first[0].nbytes, output.resolve().parent
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise ResourceError(
+            f"{n} samples need {format_bytes(needed)} on disk, but {folder} has {format_bytes(free)} free"
+        )
+    with atomic_path(output) as temporary:
+        array = np.lib.format.open_memmap(temporary, mode="w+", dtype=first.dtype, shape=(n, *first.shape[1:]))
+        array[:chunk_rows] = first
+        for start in range(chunk_rows, n, chunk_rows):
+            rows = min(chunk_rows, n - start)
+            array[start : start + rows] = model.sample(rows, generator=generator, **controls).cpu().numpy()
+        array.flush()
+        del array
 
 
 def _write_samples(model: GenerativeModel, samples: torch.Tensor, output: Path, output_format: str) -> None:

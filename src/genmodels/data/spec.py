@@ -8,8 +8,9 @@ from typing import Any
 
 import torch
 
-from genmodels.errors import DataError
+from genmodels.errors import DataError, GenmodelsError
 from genmodels.io.dataclass_json import dataclass_from_dict
+from genmodels.io.validation import NonNegativeInt, PositiveInt, UnitInterval, check_fields
 
 
 @dataclass(frozen=True)
@@ -20,28 +21,28 @@ class DataSpec:
     """A registered name (``genmodels datasets``) or a path: image folder, ``.npy``/``.npz`` file, IDX directory."""
     binarize: bool = False
     """Statically binarize: each pixel ~ Bernoulli(intensity), drawn once with a fixed seed."""
-    image_size: int | None = None
+    image_size: PositiveInt | None = None
     """Resize to ``image_size`` x ``image_size``; needed for a folder of images of mixed sizes."""
-    channels: int | None = None
+    channels: PositiveInt | None = None
     """1 or 3 to convert; None keeps what the data has."""
-    validation_fraction: float = 0.1
-    test_fraction: float = 0.1
+    validation_fraction: UnitInterval = 0.1
+    test_fraction: UnitInterval = 0.1
     split_seed: int = 0
     tokenizer: str | None = None
     """Text only: ``"char"`` (the default for text), ``"selfies"`` (one token per SELFIES symbol) or ``"bpe"``
     (byte-level BPE, trained on the training split)."""
-    vocab_size: int | None = None
+    vocab_size: PositiveInt | None = None
     """Text with the ``bpe`` tokenizer: vocabulary size (default 1024)."""
-    context_length: int | None = None
+    context_length: PositiveInt | None = None
     """Text only: tokens a model sees at once (default 256); rows are this plus the one token predicted last."""
     memory_map: bool = False
     """Text only: write token arrays to ``~/.cache/genmodels/tokens`` and memory-map them (for huge corpora)."""
     line_rows: bool = False
     """Text only: one row per line (a molecule, a sentence), framed by line breaks and padded with them to
     ``context_length + 1`` tokens, for models of whole sequences (the SMILES VAE); longer lines are dropped."""
-    classes: tuple[int, ...] | None = None
+    classes: tuple[NonNegativeInt, ...] | None = None
     """Labelled images only: keep these classes in every split (the splits are drawn before, so they nest)."""
-    train_fraction: float = 1.0
+    train_fraction: UnitInterval = 1.0
     """Keep this leading fraction of the training split (few-shot and transfer experiments)."""
     label_column: str | None = None
     """Tables only: a column kept apart as each row's label (e.g. normal/anomalous), not a model input."""
@@ -51,6 +52,7 @@ class DataSpec:
     """Tables only: columns to one-hot encode (default: the non-numeric ones)."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         fractions = (self.validation_fraction, self.test_fraction)
         if any(not 0 <= fraction < 1 for fraction in fractions) or sum(fractions) >= 1:
             raise DataError(
@@ -58,12 +60,8 @@ class DataSpec:
             )
         if self.channels not in (None, 1, 3):
             raise DataError(f"channels must be 1 or 3, got {self.channels}")
-        if self.image_size is not None and self.image_size < 1:
-            raise DataError(f"image_size must be positive, got {self.image_size}")
         if not 0 < self.train_fraction <= 1:
             raise DataError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
-        if self.context_length is not None and self.context_length < 1:
-            raise DataError(f"context_length must be positive, got {self.context_length}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -73,7 +71,7 @@ class DataSpec:
         try:
             return dataclass_from_dict(cls, values)
         except (TypeError, ValueError) as error:
-            if isinstance(error, DataError):
+            if isinstance(error, GenmodelsError):
                 raise
             raise DataError(str(error)) from None
 

@@ -2,8 +2,9 @@
 
 The :class:`TabularPreprocessor` is saved as ``preprocessor.json`` beside the model, so new rows are
 encoded exactly as the training rows were. Bad input is refused, never guessed at: a missing
-column, a missing value (NaN) or, by default, a category never seen in training raises an error
-that names the column and the offending rows or values.
+column, a missing value (NaN), text in a numeric column, an infinite number or one float32 cannot
+hold, and by default a category never seen in training raise an error that names the column and
+the offending rows or values.
 """
 
 from __future__ import annotations
@@ -19,12 +20,18 @@ import pandas as pd
 import torch
 
 from genmodels.data.spec import DataSpec, DataSplits, ImageSplit
-from genmodels.errors import DataError
+from genmodels.errors import ConfigError, DataError
+from genmodels.io.dataclass_json import dataclass_from_dict
 from genmodels.io.files import write_text_atomic
+from genmodels.io.validation import PositiveFloat, check_fields
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 PREPROCESSOR_FILE = "preprocessor.json"
 UNKNOWN_CATEGORY_POLICIES = ("error", "zeros")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+MAX_STANDARD_DEVIATIONS = 1e6
+"""Numbers further than this from the training mean, in training standard deviations, are refused at scoring:
+beyond it a model's float32 likelihood can overflow, and such a value is a data error far more often than not."""
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -43,6 +50,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{path} is not a readable table: {error}") from None
     if frame.empty:
         raise DataError(f"{path} has no rows")
+    try:
+        for name in frame.columns:
+            if pd.api.types.is_numeric_dtype(frame[name]):
+                _numbers(frame[name])
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
     return frame
 
 
@@ -53,7 +66,7 @@ class TabularPreprocessor:
     numeric_columns: list[str]
     categorical_columns: list[str]
     means: list[float] = field(default_factory=list)
-    scales: list[float] = field(default_factory=list)
+    scales: list[PositiveFloat] = field(default_factory=list)
     categories: dict[str, list[str]] = field(default_factory=dict)
     unknown_categories: str = "error"
     """``error``: refuse categories unseen in training; ``zeros``: encode them as all-zero one-hot rows."""
@@ -69,15 +82,14 @@ class TabularPreprocessor:
         """Columns default to all; categorical ones default to the non-numeric columns."""
         columns = list(columns) if columns is not None else list(frame.columns)
         _require_columns(frame, columns)
+        _refuse_missing_values(frame, columns)
         if categorical_columns is None:
             categorical_columns = [name for name in columns if not pd.api.types.is_numeric_dtype(frame[name])]
+            for name in categorical_columns:
+                _refuse_numbers_with_typos(frame[name])
         categorical = [name for name in columns if name in set(categorical_columns)]
         numeric = [name for name in columns if name not in set(categorical)]
-        _refuse_missing_values(frame, columns)
-        for name in numeric:
-            if not pd.api.types.is_numeric_dtype(frame[name]):
-                raise DataError(f"column {name!r} is not numeric; list it among the categorical columns")
-        values = frame[numeric].to_numpy(np.float64)
+        values = _numeric_values(frame, numeric)
         scales = values.std(0) if len(numeric) else np.zeros(0)
         return cls(
             numeric_columns=numeric,
@@ -89,10 +101,32 @@ class TabularPreprocessor:
         )
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.unknown_categories not in UNKNOWN_CATEGORY_POLICIES:
             raise DataError(
                 f"unknown_categories must be one of {UNKNOWN_CATEGORY_POLICIES}, got {self.unknown_categories!r}"
             )
+        self._check_layout()
+
+    def _check_layout(self) -> None:
+        """One mean and one scale per numeric column, one non-empty list of distinct categories per categorical one."""
+        numeric = len(self.numeric_columns)
+        if len(self.means) != numeric or len(self.scales) != numeric:
+            raise ConfigError(
+                f"{numeric} numeric column(s) need as many means and scales, got {len(self.means)} means "
+                f"and {len(self.scales)} scales"
+            )
+        if set(self.categories) != set(self.categorical_columns):
+            raise ConfigError(
+                f"categories must have one entry per categorical column {self.categorical_columns}, "
+                f"got {sorted(self.categories)}"
+            )
+        overlap = set(self.numeric_columns) & set(self.categorical_columns)
+        if overlap:
+            raise ConfigError(f"column(s) {sorted(overlap)} are listed both as numeric and as categorical")
+        for name, known in self.categories.items():
+            if not known or len(set(known)) != len(known):
+                raise ConfigError(f"categories of column {name!r} must be distinct and at least one, got {known}")
 
     @property
     def width(self) -> int:
@@ -111,8 +145,9 @@ class TabularPreprocessor:
         _refuse_missing_values(frame, [*self.numeric_columns, *self.categorical_columns])
         parts = []
         if self.numeric_columns:
-            values = frame[self.numeric_columns].to_numpy(np.float64)
-            parts.append((values - np.array(self.means)) / np.array(self.scales))
+            standardised = (_numeric_values(frame, self.numeric_columns) - np.array(self.means)) / np.array(self.scales)
+            _refuse_far_values(frame, self.numeric_columns, standardised)
+            parts.append(standardised)
         for name in self.categorical_columns:
             known = self.categories[name]
             column = frame[name].astype(str)
@@ -154,8 +189,8 @@ class TabularPreprocessor:
     def load(cls, directory: str | Path) -> TabularPreprocessor:
         path = Path(directory) / PREPROCESSOR_FILE
         try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError, TypeError) as error:
+            return dataclass_from_dict(cls, json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ConfigError) as error:
             raise DataError(f"{path} is missing or not a preprocessor genmodels wrote: {error}") from None
 
 
@@ -163,6 +198,57 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
     missing = [name for name in columns if name not in frame.columns]
     if missing:
         raise DataError(f"the table lacks column(s) {missing}; it has {list(frame.columns)}")
+
+
+def _numeric_values(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """The columns as float64 ``(rows, columns)``: text, infinities and numbers float32 cannot hold are refused."""
+    return np.stack([_numbers(frame[name]) for name in columns], 1) if columns else np.zeros((len(frame), 0))
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    """A numeric column's values; the error names the column and rows (the table's row labels, from 0)."""
+    parsed = pd.to_numeric(column, errors="coerce")
+    text = parsed.isna().to_numpy() & column.notna().to_numpy()
+    if text.any():
+        rows = column.index[text][:5].tolist()
+        raise DataError(
+            f"column {column.name!r} is not numeric: row(s) {rows} hold text {column[text].iloc[:3].tolist()}; "
+            "fix or drop those rows, or fit with the column among the categorical ones (text in a numeric "
+            "column is never read as a category)"
+        )
+    values = parsed.to_numpy(np.float64)
+    too_large = ~(np.abs(values) <= FLOAT32_MAX) & ~np.isnan(values)
+    if too_large.any():
+        rows = column.index[too_large][:5].tolist()
+        raise DataError(
+            f"column {column.name!r} row(s) {rows} hold {values[too_large][:3].tolist()}: numbers must be finite "
+            f"and within float32's range (+-{FLOAT32_MAX:.3g})"
+        )
+    return values
+
+
+def _refuse_numbers_with_typos(column: pd.Series) -> None:
+    """A column of numbers with a few text entries is a typo, not a categorical column: refuse it by name."""
+    parsed = pd.to_numeric(column, errors="coerce")
+    if parsed.notna().mean() >= 0.5:
+        text = parsed.isna()
+        raise DataError(
+            f"column {column.name!r} holds numbers, but row(s) {column.index[text][:5].tolist()} hold text "
+            f"{column[text].iloc[:3].tolist()}; fix those rows, or list the column in data.categorical_columns "
+            "to treat every value as a category"
+        )
+
+
+def _refuse_far_values(frame: pd.DataFrame, columns: Sequence[str], standardised: np.ndarray) -> None:
+    """Refuse numbers so far from the training data that a model's float32 arithmetic would overflow on them."""
+    far = np.abs(standardised) > MAX_STANDARD_DEVIATIONS
+    if far.any():
+        row, position = np.argwhere(far)[0]
+        raise DataError(
+            f"column {columns[position]!r} row {frame.index[row]!r} holds {frame[columns[position]].iloc[row]}, "
+            f"{abs(standardised[row, position]):.3g} training standard deviations from the training mean; "
+            f"genmodels scores values up to {MAX_STANDARD_DEVIATIONS:g} of them ({int(far.sum())} value(s) beyond)"
+        )
 
 
 def _refuse_missing_values(frame: pd.DataFrame, columns: Sequence[str]) -> None:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from genmodels.errors import CheckpointError, DataError
+from genmodels.errors import CheckpointError, ConfigError, DataError
 from genmodels.io.files import write_text_atomic
+from genmodels.io.validation import check_value
 
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZERS = ("char", "selfies", "bpe")
@@ -204,15 +205,23 @@ def load_tokenizer(directory: str | Path) -> Tokenizer:
     path = Path(directory) / TOKENIZER_FILE
     if not path.is_file():
         raise CheckpointError(f"{path} is missing: a sequence model is saved with its tokenizer")
-    text = path.read_text(encoding="utf-8")
     try:
+        text = path.read_text(encoding="utf-8")
         saved = json.loads(text)
-    except json.JSONDecodeError as error:
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CheckpointError(f"{path} is not valid JSON ({error}); the file is corrupt") from None
-    if saved.get("type") == "char":
-        return CharTokenizer(saved["characters"])
-    if saved.get("type") == "selfies":
-        return SelfiesTokenizer(saved["symbols"])
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(saved).__name__}")
+    vocabularies = {"char": (CharTokenizer, "characters", str), "selfies": (SelfiesTokenizer, "symbols", list[str])}
+    if saved.get("type") in vocabularies:
+        tokenizer_class, key, expected = vocabularies[saved["type"]]
+        try:
+            units = check_value(saved.get(key), expected, key)
+            if not units:
+                raise ConfigError(f"{key}: expected at least one unit, got {units!r}")
+            return tokenizer_class(units)
+        except (ConfigError, ValueError) as error:
+            raise CheckpointError(f"{path}: not a {saved['type']} tokenizer genmodels can read: {error}") from None
     from tokenizers import Tokenizer as HFTokenizer
 
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from genmodels.io.validation import NonNegativeFloat, NonNegativeInt, PositiveInt
 from genmodels.models.base import ModelConfig
 
 STRATEGIES = ("mixture", "vote", "rejection")
@@ -22,23 +23,23 @@ COMBINATIONS = ("mean", "rank")
 class EnsembleConfig(ModelConfig):
     member_types: tuple[str, ...] = ()
     member_configs: tuple[dict, ...] = ()
-    weights: tuple[float, ...] = ()
+    weights: tuple[NonNegativeFloat, ...] = ()
     """Mixture weights (normalised); empty: equal."""
     strategy: str = "mixture"
-    candidates: int = 4
+    candidates: PositiveInt = 4
     """For ``vote``: candidates proposed by every member per sample kept."""
     aggregation: str = "borda"
     """For ``vote``: ``borda`` (sum of ranks) or ``majority`` (voters' calibrated acceptances, then Borda)."""
     voters: str = "members"
     """For ``vote``: the members' likelihoods and discriminators, a fitted real-versus-pool ``critic``, the
     ``realism`` score against real rows, or ``all`` (members and critic)."""
-    critic_hidden: int = 256
+    critic_hidden: PositiveInt = 256
     """Width of the critic's two hidden layers."""
-    realism_neighbours: int = 5
+    realism_neighbours: PositiveInt = 5
     """For the realism voter: k of the real rows' k-nearest-neighbour balls."""
-    realism_rows: int = 0
+    realism_rows: NonNegativeInt = 0
     """Real reference rows the realism voter keeps, set by :meth:`Ensemble.fit_vote_realism` (sizes the saved rows)."""
-    vote_strata: int = 0
+    vote_strata: NonNegativeInt = 0
     """For ``vote``: k-means cells of real data whose shares the kept samples keep; 0: no strata."""
     vote_false_rejection: float = 0.1
     """For ``majority``: the share of real held-out data each voter's acceptance threshold rejects."""
@@ -46,7 +47,7 @@ class EnsembleConfig(ModelConfig):
     """For ``majority``: one acceptance threshold per voter, set by :meth:`Ensemble.calibrate_votes`."""
     rejection_percentile: float = 0.8
     """For ``rejection``: the shift gamma puts this quantile of a burn-in's F(x) at acceptance probability 1/2."""
-    rejection_burn_in: int = 2000
+    rejection_burn_in: PositiveInt = 2000
     """For ``rejection``: generated samples that set the largest discriminator logit and gamma."""
     combination: str = "mean"
     """Anomaly score: ``mean`` (mean of standardised scores) or ``rank`` (mean of members' reference CDFs)."""

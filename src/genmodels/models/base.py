@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ import torch
 from torch import nn
 
 from genmodels.io.dataclass_json import dataclass_from_dict
+from genmodels.io.memory import require_memory
+from genmodels.io.validation import Sizes, check_fields
 from genmodels.models.input_complexity import compressed_length_nats
 from genmodels.models.saving import CONFIG_NAME, load_pretrained, save_pretrained
 
@@ -28,12 +31,16 @@ Batch = Mapping[str, torch.Tensor]
 
 @dataclass
 class ModelConfig:
-    """Base of every model's configuration; saved as JSON beside the weights."""
+    """Base of every model's configuration; saved as JSON beside the weights.
 
-    data_shape: tuple[int, ...] = (1, 28, 28)
+    Every field is checked against its type hint and declared range when the config is built
+    (:func:`~genmodels.io.validation.check_fields`); subclasses call ``super().__post_init__()`` first.
+    """
+
+    data_shape: Sizes = (1, 28, 28)
 
     def __post_init__(self) -> None:
-        self.data_shape = tuple(int(size) for size in self.data_shape)
+        check_fields(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -153,6 +160,7 @@ class GenerativeModel(nn.Module, ABC):
         if int(n) < 1:
             raise ValueError(f"n must be a positive number of samples, got {n}")
         self.check_sampling_controls(controls)
+        require_memory(int(n) * self.sample_bytes(), f"{n} samples of shape {tuple(self.config.data_shape)}")
         with self.evaluating(), torch.no_grad():
             return self._sample(int(n), generator, **controls)
 
@@ -163,6 +171,10 @@ class GenerativeModel(nn.Module, ABC):
         if unknown:
             takes = f"it takes: {', '.join(accepted)}" if accepted else "it takes no sampling controls"
             raise ValueError(f"{type(self).__name__}.sample does not take {', '.join(unknown)}; {takes}")
+
+    def sample_bytes(self) -> int:
+        """Bytes one sample takes in memory (float32 values), to size a request before it is drawn."""
+        return math.prod(self.config.data_shape) * 4
 
     @abstractmethod
     def _sample(self, n: int, generator: torch.Generator | None, **controls: Any) -> torch.Tensor:
@@ -241,14 +253,21 @@ class GenerativeModel(nn.Module, ABC):
         save_pretrained(self, directory, **provenance)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Any, map_location: str | torch.device = "cpu") -> GenerativeModel:
-        """Load a model saved with :meth:`save_pretrained`; refuses files of another model type."""
-        return load_pretrained(directory, expected_class=cls, map_location=map_location)
+    def from_pretrained(
+        cls, directory: str | Any, map_location: str | torch.device = "cpu", allow_missing_hash: bool = False
+    ) -> GenerativeModel:
+        """Load a model saved with :meth:`save_pretrained`; refuses files of another model type.
+
+        Weights whose ``config.json`` records no SHA-256 load only with ``allow_missing_hash`` (and a warning).
+        """
+        return load_pretrained(directory, cls, map_location, allow_missing_hash)
 
 
-def load(path: str | Path, map_location: str | torch.device = "cpu") -> GenerativeModel:
+def load(
+    path: str | Path, map_location: str | torch.device = "cpu", allow_missing_hash: bool = False
+) -> GenerativeModel:
     """Load a saved model: a ``save_pretrained`` directory, or a run directory (its ``model/``)."""
     path = Path(path)
     if not (path / CONFIG_NAME).is_file() and (path / "model" / CONFIG_NAME).is_file():
         path = path / "model"
-    return GenerativeModel.from_pretrained(path, map_location=map_location)
+    return GenerativeModel.from_pretrained(path, map_location=map_location, allow_missing_hash=allow_missing_hash)

@@ -85,5 +85,7 @@ def get_model_class(name: str) -> type[GenerativeModel]:
 
 def build_model(name: str, **config_values: Any) -> GenerativeModel:
     """Instantiate a registered model from plain config values (as found in JSON)."""
+    from genmodels.models.sizing import build_model_checked  # here: the registry itself loads without torch
+
     cls = get_model_class(name)
-    return cls(cls.config_class.from_dict(config_values))
+    return build_model_checked(cls, cls.config_class.from_dict(config_values))

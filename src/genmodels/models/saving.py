@@ -9,6 +9,7 @@ by directory and weights' SHA-256; loading it loads the base, checks the hash an
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,10 +17,13 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from genmodels.errors import CheckpointError
+from genmodels.errors import CheckpointError, ConfigError
+from genmodels.io.dataclass_json import dataclass_from_dict
 from genmodels.io.files import atomic_path, sha256_file, write_text_atomic
+from genmodels.io.validation import check_value
 from genmodels.io.versions import software_versions
 from genmodels.models.registry import get_model_class
+from genmodels.models.sizing import build_model_checked
 from genmodels.nn.lora import LoRASettings, adapter_state_dict, apply_lora
 
 if TYPE_CHECKING:
@@ -75,7 +79,13 @@ def load_pretrained(
     directory: str | Path,
     expected_class: type[GenerativeModel],
     map_location: str | torch.device = "cpu",
+    allow_missing_hash: bool = False,
 ) -> GenerativeModel:
+    """The saved model, its weights checked against their recorded SHA-256 before they are read.
+
+    A ``config.json`` without ``weights_sha256`` is refused: nothing could tell corrupt weights from
+    good ones. ``allow_missing_hash=True`` loads such a model anyway, with a warning.
+    """
     directory = Path(directory)
     saved = read_config(directory)
     try:
@@ -97,18 +107,25 @@ def load_pretrained(
     weights = directory / WEIGHTS_NAME
     if not weights.is_file():
         raise CheckpointError(f"{weights} is missing")
-    recorded_hash = saved.get("weights_sha256")
-    if recorded_hash is not None and sha256_file(weights) != recorded_hash:
+    recorded_hash = _recorded(saved, "weights_sha256", str | None, directory)
+    if recorded_hash is None and not allow_missing_hash:
+        raise CheckpointError(
+            f"{directory / CONFIG_NAME} records no weights_sha256, so {weights} cannot be verified; save the model "
+            "again, or load it with allow_missing_hash=True if you trust the file"
+        )
+    if recorded_hash is None:
+        warnings.warn(f"loading {weights} unverified: {CONFIG_NAME} records no weights_sha256", stacklevel=3)
+    elif sha256_file(weights) != recorded_hash:
         raise CheckpointError(
             f"{weights} does not match the SHA-256 recorded in {CONFIG_NAME}: the file is corrupt, "
             "truncated or was replaced"
         )
 
-    for name, recorded in saved.get("extra_files_sha256", {}).items():
+    for name, recorded in _recorded(saved, "extra_files_sha256", dict[str, str], directory, {}).items():
         if not (directory / name).is_file() or sha256_file(directory / name) != recorded:
             raise CheckpointError(f"{directory / name} is missing or does not match the SHA-256 in {CONFIG_NAME}")
 
-    model = cls(config)
+    model = build_model_checked(cls, config)
     model.load_extras(directory)
     _check_shapes(model, weights)
     try:
@@ -122,25 +139,21 @@ def _load_adapted(
     directory: Path, saved: dict[str, Any], expected_class: type[GenerativeModel], map_location: str | torch.device
 ) -> GenerativeModel:
     """The base model named in ``saved["adapter"]`` (hash-checked) with this directory's LoRA adapters."""
-    adapter = saved["adapter"]
-    base_dir = Path(adapter["base_model"].get("path", ""))
-    base_hash = adapter["base_model"].get("weights_sha256")
+    try:
+        settings = dataclass_from_dict(LoRASettings, check_value(saved["adapter"], dict[str, Any], "adapter"))
+        base_dir = Path(check_value(settings.base_model.get("path"), str, "adapter.base_model.path"))
+        base_hash = check_value(settings.base_model.get("weights_sha256"), str, "adapter.base_model.weights_sha256")
+    except ConfigError as error:
+        raise CheckpointError(f"{directory / CONFIG_NAME}: invalid adapter: {error}") from None
     if read_config(base_dir).get("weights_sha256") != base_hash:
         raise CheckpointError(
             f"{directory} adapts the base model in {base_dir}, whose weights are no longer the ones it was "
             "tuned from (SHA-256 differs)"
         )
     weights = directory / ADAPTER_NAME
-    if not weights.is_file() or sha256_file(weights) != saved["weights_sha256"]:
+    if not weights.is_file() or sha256_file(weights) != _recorded(saved, "weights_sha256", str, directory):
         raise CheckpointError(f"{weights} is missing or does not match the SHA-256 recorded in {CONFIG_NAME}")
     model = load_pretrained(base_dir, expected_class, map_location="cpu")
-    settings = LoRASettings(
-        rank=adapter["rank"],
-        alpha=adapter["alpha"],
-        targets=tuple(adapter["targets"]) if adapter["targets"] is not None else None,
-        modules=list(adapter["modules"]),
-        base_model=adapter["base_model"],
-    )
     apply_lora(model, settings)
     stored = load_file(str(weights))
     expected = adapter_state_dict(model)
@@ -148,6 +161,14 @@ def _load_adapted(
         raise CheckpointError(f"{weights} does not hold the adapters that {CONFIG_NAME} describes")
     model.load_state_dict(stored, strict=False)
     return model.to(map_location).eval()
+
+
+def _recorded(saved: dict[str, Any], key: str, expected: Any, directory: Path, default: Any = None) -> Any:
+    """``saved[key]`` checked against the type ``expected``; a CheckpointError naming the file otherwise."""
+    try:
+        return check_value(saved.get(key, default), expected, key)
+    except ConfigError as error:
+        raise CheckpointError(f"{directory / CONFIG_NAME}: {error}") from None
 
 
 def _check_shapes(model: GenerativeModel, weights: Path) -> None:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from genmodels.io.validation import PositiveFloat, PositiveInt, check_fields
 from genmodels.nn.parameter_names import name_matches
 
 ADAPTED_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
@@ -45,13 +46,16 @@ class LowRankUpdate(nn.Module):
 class LoRASettings:
     """What was adapted and from which base; saved as ``config.json``'s ``adapter`` entry."""
 
-    rank: int = 8
-    alpha: float = 16.0
+    rank: PositiveInt = 8
+    alpha: PositiveFloat = 16.0
     targets: tuple[str, ...] | None = None
     """Module-name patterns; None: the family's ``lora_targets``."""
     modules: list[str] = field(default_factory=list)
     base_model: dict[str, Any] = field(default_factory=dict)
     """The base's directory and weights' SHA-256, filled by fine-tuning."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {

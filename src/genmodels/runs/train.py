@@ -25,6 +25,7 @@ from genmodels.io.versions import software_versions
 from genmodels.models.autoregressive.sequence import SequenceModel, TokenModel
 from genmodels.models.base import GenerativeModel
 from genmodels.models.registry import get_model_class
+from genmodels.models.sizing import TRAINING_COPIES, build_model_checked
 from genmodels.models.tabular.layout import TableModel
 from genmodels.nn.lora import LoRASettings, apply_lora
 from genmodels.runs.report import write_run_report
@@ -70,7 +71,7 @@ def build_model_for(spec: RunSpec, data: DataSplits, base: GenerativeModel | Non
         raise ValueError(f"model settings {sorted(clashes)} differ from what the data sets: {from_data}")
     config = model_class.config_class.from_dict({**spec.model_config, **from_data})
     torch.manual_seed(spec.trainer.seed)
-    model = model_class(config)
+    model = build_model_checked(model_class, config, copies=TRAINING_COPIES)
     if data.tokenizer is not None:
         model.tokenizer = data.tokenizer
     if data.preprocessor is not None:

@@ -16,8 +16,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from genmodels.errors import CheckpointError
+from genmodels.errors import CheckpointError, ConfigError
 from genmodels.io.files import atomic_path
+from genmodels.io.validation import NonNegativeInt, check_value
 
 _STATE_KEY = "genmodels_training_state"
 
@@ -66,17 +67,23 @@ def load_checkpoint(path: str | Path) -> TrainingCheckpoint:
         raise CheckpointError(f"{path} is not a readable checkpoint ({error}); it is corrupt or truncated") from None
     if _STATE_KEY not in metadata:
         raise CheckpointError(f"{path} is a safetensors file but not a genmodels training checkpoint")
-    state = json.loads(metadata[_STATE_KEY])
-    return TrainingCheckpoint(
-        step=state["step"],
-        model=_with_prefix(tensors, "model/"),
-        optimizers={
-            phase: _unflatten_optimizer_state(phase, layout, tensors) for phase, layout in state["optimizers"].items()
-        },
-        schedulers=state["schedulers"],
-        trainer_state=state["trainer_state"],
-        best_model=_with_prefix(tensors, "best_model/") if state["has_best_model"] else None,
-    )
+    try:
+        state = check_value(json.loads(metadata[_STATE_KEY]), dict[str, Any], "training state")
+        optimizers = check_value(state.get("optimizers"), dict[str, dict[str, Any]], "optimizers")
+        return TrainingCheckpoint(
+            step=check_value(state.get("step"), NonNegativeInt, "step"),
+            model=_with_prefix(tensors, "model/"),
+            optimizers={
+                phase: _unflatten_optimizer_state(phase, layout, tensors) for phase, layout in optimizers.items()
+            },
+            schedulers=check_value(state.get("schedulers"), dict[str, dict[str, Any]], "schedulers"),
+            trainer_state=check_value(state.get("trainer_state"), dict[str, Any], "trainer_state"),
+            best_model=_with_prefix(tensors, "best_model/")
+            if check_value(state.get("has_best_model"), bool, "has_best_model")
+            else None,
+        )
+    except (json.JSONDecodeError, ConfigError, KeyError, TypeError, ValueError, AttributeError) as error:
+        raise CheckpointError(f"{path}: its training state is not one genmodels wrote: {error}") from None
 
 
 def checkpoint_step(path: str | Path) -> int | None:

@@ -22,6 +22,7 @@ from genmodels.errors import CheckpointError
 from genmodels.io.files import sha256_file
 from genmodels.models.base import GenerativeModel
 from genmodels.models.saving import CONFIG_NAME, WEIGHTS_NAME, read_config
+from genmodels.models.sizing import TRAINING_COPIES, build_model_checked
 from genmodels.nn.parameter_names import name_matches
 
 RUN_MODEL_DIR = "model"
@@ -79,7 +80,7 @@ def adapt_to_data(base: GenerativeModel, data: DataSplits, overrides: dict[str, 
     num_classes = data.info.get("num_classes")
     if getattr(base.config, "num_classes", 0) and num_classes:
         values["num_classes"] = num_classes
-    model = type(base)(base.config_class.from_dict(values))
+    model = build_model_checked(type(base), base.config_class.from_dict(values), copies=TRAINING_COPIES)
     if data.tokenizer is not None:
         model.tokenizer = data.tokenizer
     if data.preprocessor is not None:

@@ -17,7 +17,10 @@ import numpy as np
 import torch
 
 from genmodels.applications.anomaly.scores import anomaly_scores
-from genmodels.io.files import read_json, write_text_atomic
+from genmodels.errors import CheckpointError, ConfigError
+from genmodels.io.dataclass_json import dataclass_from_dict
+from genmodels.io.files import write_text_atomic
+from genmodels.io.validation import PositiveInt, check_fields, check_value
 from genmodels.models.base import GenerativeModel
 
 DETECTOR_FILE = "detector.json"
@@ -29,11 +32,14 @@ class Calibration:
     threshold: float
     false_positive_rate: float | None
     contamination: float | None
-    calibration_rows: int
+    calibration_rows: PositiveInt
     calibration_scores: dict[str, float]
     """Quantiles of the calibration scores, to see how the threshold sits among them."""
     score_reference: dict[str, Any] | None = None
     """What the model fitted on the calibration rows to score on one scale (an ensemble's member references)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 class Detector:
@@ -94,10 +100,18 @@ class Detector:
     def load(cls, model: GenerativeModel, directory: str | Path) -> Detector:
         path = Path(directory) / DETECTOR_FILE
         if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: calibrate a detector first (genmodels detect fit)")
-        saved: dict[str, Any] = read_json(path, "a detector's calibration")
-        seed = saved.pop("seed", 0)
-        calibration = Calibration(**saved)
+            raise CheckpointError(
+                f"{path} is missing: {directory} holds no calibrated detector; "
+                "run genmodels detect fit, or genmodels detect calibrate on this run"
+            )
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(saved, dict):
+                raise ConfigError(f"expected an object, got {type(saved).__name__}")
+            seed = check_value(saved.pop("seed", 0), int, "seed")
+            calibration = dataclass_from_dict(Calibration, saved)
+        except (json.JSONDecodeError, UnicodeDecodeError, ConfigError) as error:
+            raise CheckpointError(f"{path}: not a detector genmodels can read: {error}") from None
         if calibration.score_reference is not None:
             model.load_score_calibration(calibration.score_reference)
         detector = cls(model, calibration.score, calibration.false_positive_rate, calibration.contamination, seed)

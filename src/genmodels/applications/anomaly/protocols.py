@@ -28,6 +28,7 @@ from genmodels.data.spec import DataSpec
 from genmodels.data.tabular import TabularPreprocessor
 from genmodels.models.base import GenerativeModel
 from genmodels.models.registry import get_model_class
+from genmodels.models.sizing import TRAINING_COPIES, build_model_checked
 from genmodels.training import Trainer, TrainerConfig
 
 BASELINES = ("isolation_forest", "one_class_svm")
@@ -90,7 +91,7 @@ def train_on_normal(
     if split.preprocessor is not None:
         settings.update(split.preprocessor.model_settings())
     torch.manual_seed(seed)
-    model = model_class(model_class.config_class.from_dict(settings))
+    model = build_model_checked(model_class, model_class.config_class.from_dict(settings), copies=TRAINING_COPIES)
     trainer = {**model_class.recommended_training, "progress_bar": False, "tensorboard": False, "seed": seed}
     trainer.update(trainer_config or {})
     trainer["batch_size"] = min(trainer.get("batch_size", 128), len(split.train))

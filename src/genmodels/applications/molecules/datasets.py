@@ -28,6 +28,9 @@ SHIPPED_MOSES = {
 }
 MOSES_SPLITS = tuple(SHIPPED_MOSES)
 INVALID_EXAMPLES = 5
+MAX_SMILES_LENGTH = 2000
+"""Longest row read as a molecule, in characters: longer rows are skipped and counted, not parsed (the largest
+drug-like molecules take a few hundred; a two-million-character row takes RDKit minutes and gigabytes)."""
 
 
 @dataclass
@@ -66,12 +69,20 @@ def _shipped_moses(split: str) -> list[str]:
 
 
 def load_smiles(
-    source: str | Path, column: str = "SMILES", split: str = "train", canonical: bool = True, n_jobs: int = 2
+    source: str | Path,
+    column: str = "SMILES",
+    split: str = "train",
+    canonical: bool = True,
+    n_jobs: int = 2,
+    max_length: int = MAX_SMILES_LENGTH,
 ) -> SmilesSet:
     """Valid molecules of a file, a MOSES directory (``split``) or ``"moses"`` (the shipped subsets).
 
-    Invalid rows never raise: they are counted, skipped and shown (first few) in the report.
+    Invalid rows never raise: they are counted, skipped and shown (first few) in the report; so are
+    rows longer than ``max_length`` characters, which are not parsed at all.
     """
+    if max_length < 1:
+        raise DataError(f"max_length must be at least 1 character, got {max_length}")
     if str(source) == "moses" or Path(source).is_dir():
         if split not in MOSES_SPLITS:
             raise DataError(f"MOSES splits are {', '.join(MOSES_SPLITS)}, got {split!r}")
@@ -82,15 +93,24 @@ def load_smiles(
             strings, origin = read_smiles_strings(path, column), str(path)
     else:
         strings, origin = read_smiles_strings(source, column), str(source)
-    parsed = canonicalize_all(strings, n_jobs)
-    pairs = list(zip(strings, parsed, strict=True))
+    too_long = [number for number, text in enumerate(strings, 1) if len(text) > max_length]
+    skipped = set(too_long)
+    parsed = canonicalize_all([text for number, text in enumerate(strings, 1) if number not in skipped], n_jobs)
+    results = iter(parsed)
+    pairs = [(text, None if number in skipped else next(results)) for number, text in enumerate(strings, 1)]
     valid = [(result if canonical else original) for original, result in pairs if result]
-    bad = [(number, text) for number, (text, result) in enumerate(pairs, 1) if result is None]
+    bad = [
+        (number, text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)")
+        for number, (text, result) in enumerate(pairs, 1)
+        if result is None
+    ]
     report = {
         "source": origin,
         "rows": len(strings),
         "valid": len(valid),
         "invalid": len(bad),
+        "too_long": len(too_long),
+        "max_length": max_length,
         "duplicates": len(valid) - len(set(valid)),
         "invalid_examples": bad[:INVALID_EXAMPLES],
         "canonical": canonical,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from genmodels.io.validation import PositiveInt, UnitInterval
 from genmodels.models.autoregressive.sequence import SequenceConfig, SequenceModel
 from genmodels.models.registry import register_model
 
@@ -19,10 +20,10 @@ LSTMState = tuple[torch.Tensor, torch.Tensor]
 
 @dataclass
 class CharRNNConfig(SequenceConfig):
-    embedding_dim: int = 64
-    hidden_dim: int = 512
-    num_layers: int = 3
-    dropout: float = 0.2
+    embedding_dim: PositiveInt = 64
+    hidden_dim: PositiveInt = 512
+    num_layers: PositiveInt = 3
+    dropout: UnitInterval = 0.2
     """Between LSTM layers and before the output layer."""
 
 

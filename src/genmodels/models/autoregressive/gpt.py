@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genmodels.io.validation import PositiveFloat, PositiveInt, UnitInterval
 from genmodels.models.autoregressive.sequence import SequenceConfig, SequenceModel
 from genmodels.models.registry import register_model
 
@@ -22,16 +23,16 @@ POSITIONS = ("learned", "rotary")
 
 @dataclass
 class GPTConfig(SequenceConfig):
-    num_layers: int = 4
-    num_heads: int = 4
-    embedding_dim: int = 128
-    dropout: float = 0.0
+    num_layers: PositiveInt = 4
+    num_heads: PositiveInt = 4
+    embedding_dim: PositiveInt = 128
+    dropout: UnitInterval = 0.0
     positions: str = "learned"
     """``"learned"`` absolute position embeddings, or ``"rotary"`` (RoPE) applied to queries and keys."""
     tie_weights: bool = True
     """Share the token embedding with the output layer."""
     bias: bool = False
-    rotary_base: float = 10000.0
+    rotary_base: PositiveFloat = 10000.0
 
     def __post_init__(self) -> None:
         super().__post_init__()

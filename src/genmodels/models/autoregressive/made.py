@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genmodels.io.validation import NonNegativeInt, PositiveInt, Sizes
 from genmodels.models.autoregressive.pixels import (
     AutoregressiveImageModel,
     check_pixel_levels,
@@ -33,21 +34,20 @@ from genmodels.nn.masked import MaskedLinear, made_masks
 
 @dataclass
 class MADEConfig(ModelConfig):
-    hidden_sizes: tuple[int, ...] = (500,)
-    num_masks: int = 1
+    hidden_sizes: Sizes = (500,)
+    num_masks: PositiveInt = 1
     """Masks trained in turn (one per step); above 1, orderings and connectivities are drawn at random."""
     natural_ordering: bool = True
     """The first mask uses the raster ordering of pixels; further masks always draw random orderings."""
-    ensemble_masks: int = 1
+    ensemble_masks: PositiveInt = 1
     """Masks averaged by ``log_prob`` (at most ``num_masks``)."""
-    pixel_levels: int = 2
-    num_classes: int = 0
+    pixel_levels: PositiveInt = 2
+    num_classes: NonNegativeInt = 0
     """Above 0, conditional on class labels (one-hot into every hidden layer)."""
     mask_seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.hidden_sizes = tuple(int(size) for size in self.hidden_sizes)
         check_pixel_levels(self.pixel_levels)
         if not 1 <= self.ensemble_masks <= self.num_masks:
             raise ValueError(f"ensemble_masks must be in 1..num_masks ({self.num_masks}), got {self.ensemble_masks}")

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genmodels.io.validation import NonNegativeInt, PositiveInt
 from genmodels.models.autoregressive.pixels import (
     AutoregressiveImageModel,
     check_pixel_levels,
@@ -30,14 +31,14 @@ from genmodels.models.registry import register_model
 
 @dataclass
 class PixelCNNConfig(ModelConfig):
-    channels: int = 64
-    num_layers: int = 8
+    channels: PositiveInt = 64
+    num_layers: NonNegativeInt = 8
     """Gated layers after the first."""
-    kernel_size: int = 3
-    first_kernel_size: int = 7
-    output_channels: int = 256
-    pixel_levels: int = 2
-    num_classes: int = 0
+    kernel_size: PositiveInt = 3
+    first_kernel_size: PositiveInt = 7
+    output_channels: PositiveInt = 256
+    pixel_levels: PositiveInt = 2
+    num_classes: NonNegativeInt = 0
     """Above 0, conditional on class labels (a learned bias per class in every gate)."""
 
     def __post_init__(self) -> None:

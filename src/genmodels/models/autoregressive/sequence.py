@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from genmodels.data.tokenizers import TOKENIZER_FILE, Tokenizer, load_tokenizer
 from genmodels.errors import CheckpointError
+from genmodels.io.validation import PositiveInt, Sizes
 from genmodels.models.autoregressive.token_choice import TokenConstraint, choose_next_tokens
 from genmodels.models.base import Batch, GenerativeModel, ModelConfig
 
@@ -27,9 +28,9 @@ State = Any
 
 @dataclass
 class SequenceConfig(ModelConfig):
-    data_shape: tuple[int, ...] = (257,)
+    data_shape: Sizes = (257,)
     """``(context_length + 1,)``: a training row is a context and the token that follows it."""
-    vocab_size: int = 66
+    vocab_size: PositiveInt = 66
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
+from genmodels.io.validation import NonNegativeFloat, NonNegativeInt, PositiveInt
 from genmodels.models.base import Batch, GenerativeModel, ModelConfig, TrainingPhase
 
 GAN_LOSSES = ("nonsaturating", "hinge", "wasserstein")
@@ -41,20 +42,20 @@ UNHEALTHY_VALIDATIONS = 3
 
 @dataclass
 class BaseGANConfig(ModelConfig):
-    latent_dim: int = 100
+    latent_dim: PositiveInt = 100
     loss: str = "nonsaturating"
     """``nonsaturating``, ``hinge`` or ``wasserstein``."""
-    discriminator_steps: int = 1
+    discriminator_steps: PositiveInt = 1
     """Discriminator (critic) updates per generator update: WGAN's n_critic."""
-    gradient_penalty: float = 0.0
+    gradient_penalty: NonNegativeFloat = 0.0
     """Weight of the WGAN-GP penalty (||grad D(x_hat)|| - 1)^2 on real/fake interpolates; 10 in the paper."""
-    r1_penalty: float = 0.0
+    r1_penalty: NonNegativeFloat = 0.0
     """gamma of the R1 penalty gamma/2 ||grad D(x_real)||^2."""
     spectral_norm: bool = False
     """Spectral normalisation of every discriminator weight (Miyato et al., 2018)."""
-    ema_decay: float = 0.0
+    ema_decay: NonNegativeFloat = 0.0
     """Above 0, sample from an exponential moving average of the generator's weights (e.g. 0.999)."""
-    num_classes: int = 0
+    num_classes: NonNegativeInt = 0
     """Above 0, a conditional GAN: one-hot labels join the noise, and the discriminator projects them."""
 
     def __post_init__(self) -> None:

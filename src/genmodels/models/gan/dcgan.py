@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from torch import nn
 
+from genmodels.io.validation import PositiveInt
 from genmodels.models.gan.base import BaseGAN, BaseGANConfig
 from genmodels.models.registry import register_model
 
@@ -22,8 +23,8 @@ DISCRIMINATOR_NORMS = ("batch", "layer", "none")
 
 @dataclass
 class DCGANConfig(BaseGANConfig):
-    generator_channels: int = 64
-    discriminator_channels: int = 64
+    generator_channels: PositiveInt = 64
+    discriminator_channels: PositiveInt = 64
     discriminator_norm: str = "batch"
     """``batch``, ``layer`` (GroupNorm with one group) or ``none``."""
     ema_decay: float = 0.999

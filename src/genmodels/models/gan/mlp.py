@@ -15,14 +15,15 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from genmodels.io.validation import PositiveInt
 from genmodels.models.gan.base import BaseGAN, BaseGANConfig
 from genmodels.models.registry import register_model
 
 
 @dataclass
 class GANConfig(BaseGANConfig):
-    generator_hidden_dim: int = 128
-    discriminator_hidden_dim: int = 128
+    generator_hidden_dim: PositiveInt = 128
+    discriminator_hidden_dim: PositiveInt = 128
 
 
 @register_model("gan")

@@ -9,22 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from genmodels.data.tabular import PREPROCESSOR_FILE, TabularPreprocessor
 from genmodels.errors import CheckpointError
+from genmodels.io.validation import Range, Sizes
 from genmodels.models.base import ModelConfig
 
 
 @dataclass
 class TableLayoutConfig(ModelConfig):
-    numeric_features: int = -1
+    numeric_features: Annotated[int, Range(minimum=-1)] = -1
     """Leading numeric features; -1: every feature is numeric."""
-    categorical_sizes: tuple[int, ...] = ()
+    categorical_sizes: Sizes = ()
     """Sizes of the one-hot groups that follow the numeric features."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.categorical_sizes = tuple(int(size) for size in self.categorical_sizes)
         width = self.data_shape[0] if len(self.data_shape) == 1 else -1
         if self.numeric_features == -1:
             self.numeric_features = width - sum(self.categorical_sizes)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genmodels.io.validation import PositiveInt, Sizes
 from genmodels.models.base import Batch, GenerativeModel
 from genmodels.models.registry import register_model
 from genmodels.models.tabular.layout import TableLayoutConfig, TableModel
@@ -29,15 +30,14 @@ LOG_SCALE_RANGE = (-7.0, 5.0)
 
 @dataclass
 class TabularMADEConfig(TableLayoutConfig):
-    hidden_sizes: tuple[int, ...] = (128,)
-    components: int = 5
+    hidden_sizes: Sizes = (128,)
+    components: PositiveInt = 5
     """Gaussians in each numeric column's conditional mixture."""
     mask_seed: int = 0
     """Seed of the hidden units' connectivity."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.hidden_sizes = tuple(int(size) for size in self.hidden_sizes)
         if not self.hidden_sizes or min(self.hidden_sizes) < 1 or self.components < 1:
             raise ValueError(
                 f"tabular-made needs hidden layers of at least one unit and at least one mixture component, got "

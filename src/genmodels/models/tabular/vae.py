@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch.nn import functional as F
 
+from genmodels.io.validation import PositiveInt
 from genmodels.models.registry import register_model
 from genmodels.models.tabular.layout import TableLayoutConfig, TableModel
 from genmodels.models.vae.base import VAEConfig
@@ -22,8 +23,8 @@ from genmodels.models.vae.mlp import VAE
 
 @dataclass
 class TabularVAEConfig(VAEConfig, TableLayoutConfig):
-    hidden_dim: int = 128
-    latent_dim: int = 8
+    hidden_dim: PositiveInt = 128
+    latent_dim: PositiveInt = 8
     likelihood: str = "gaussian"
 
     def __post_init__(self) -> None:

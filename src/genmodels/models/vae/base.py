@@ -27,6 +27,7 @@ from torch import nn
 from torch.distributions import ContinuousBernoulli
 from torch.nn import functional as F
 
+from genmodels.io.validation import ImportanceSamples, NonNegativeFloat, NonNegativeInt, PositiveInt
 from genmodels.models.base import Batch, GenerativeModel, ModelConfig
 from genmodels.nn.gaussian import (
     gaussian_kl_per_dim,
@@ -44,19 +45,19 @@ ACTIVE_UNIT_THRESHOLD = 0.01
 
 @dataclass
 class VAEConfig(ModelConfig):
-    hidden_dim: int = 512
-    latent_dim: int = 2
+    hidden_dim: PositiveInt = 512
+    latent_dim: PositiveInt = 2
     likelihood: str = "bernoulli"
-    beta: float = 1.0
+    beta: NonNegativeFloat = 1.0
     """Weight of the KL term (beta-VAE); 1 is the ELBO."""
-    kl_warmup_steps: int = 0
+    kl_warmup_steps: NonNegativeInt = 0
     """Raise the KL weight linearly from 0 to ``beta`` over this many training steps."""
     objective: str = "elbo"
     """``elbo``, or ``iwae``: the importance-weighted bound with ``train_importance_samples`` samples."""
-    train_importance_samples: int = 5
-    importance_samples: int = 1000
+    train_importance_samples: ImportanceSamples = 5
+    importance_samples: ImportanceSamples = 1000
     """Samples of the importance-weighted ``log_prob`` estimate at evaluation."""
-    num_classes: int = 0
+    num_classes: NonNegativeInt = 0
     """Above 0, a conditional VAE: labels enter the encoder heads and the decoder."""
 
     def __post_init__(self) -> None:

@@ -11,20 +11,20 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from genmodels.io.validation import PositiveInt, Sizes
 from genmodels.models.registry import register_model
 from genmodels.models.vae.base import BaseVAE, VAEConfig
 
 
 @dataclass
 class ConvVAEConfig(VAEConfig):
-    hidden_dim: int = 256
-    latent_dim: int = 16
-    channels: tuple[int, ...] = (32, 64)
+    hidden_dim: PositiveInt = 256
+    latent_dim: PositiveInt = 16
+    channels: Sizes = (32, 64)
     """Feature maps of the encoder stages (the decoder mirrors them)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.channels = tuple(int(width) for width in self.channels)
         if len(self.data_shape) != 3:
             raise ValueError(f"a convolutional VAE needs images (channels, height, width), got {self.data_shape}")
         factor = 2 ** len(self.channels)

@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from genmodels.io.validation import ImportanceSamples, NonNegativeFloat, NonNegativeInt, PositiveInt, Sizes
 from genmodels.models.autoregressive.sequence import TokenModel
 from genmodels.models.autoregressive.token_choice import choose_next_tokens
 from genmodels.models.base import Batch, ModelConfig
@@ -37,19 +38,19 @@ from genmodels.nn.gaussian import (
 
 @dataclass
 class SmilesVAEConfig(ModelConfig):
-    data_shape: tuple[int, ...] = (101,)
+    data_shape: Sizes = (101,)
     """``(context_length + 1,)``: the longest sequence plus its two framing line breaks, padded."""
-    vocab_size: int = 40
-    embedding_dim: int = 64
-    encoder_dim: int = 256
+    vocab_size: PositiveInt = 40
+    embedding_dim: PositiveInt = 64
+    encoder_dim: PositiveInt = 256
     """Hidden size of each direction of the encoder's GRU."""
-    decoder_dim: int = 512
-    decoder_layers: int = 2
-    latent_dim: int = 64
-    beta: float = 0.05
+    decoder_dim: PositiveInt = 512
+    decoder_layers: PositiveInt = 2
+    latent_dim: PositiveInt = 64
+    beta: NonNegativeFloat = 0.05
     """Weight of the KL term after the warm-up (MOSES: 0.05; 1 is the ELBO)."""
-    kl_warmup_steps: int = 2000
-    importance_samples: int = 100
+    kl_warmup_steps: NonNegativeInt = 2000
+    importance_samples: ImportanceSamples = 100
     """Samples of the importance-weighted ``log_prob`` estimate."""
 
     def __post_init__(self) -> None:
