@@ -28,9 +28,12 @@ DRUGS = ["CC(=O)Oc1ccccc1C(=O)O", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "CC(C)Cc1ccc(c
 
 
 def test_validity_uniqueness_and_novelty_match_hand_counts():
-    metrics = moses_metrics(["CCO", "OCC", "CCO", "CCN", "not a molecule", "C1CC"], train=["OCC"], fcd=False)
+    metrics = moses_metrics(
+        ["CCO", "OCC", "CCO", "CCN", "not a molecule", "C1CC"], train=["OCC"], fcd=False, unique_at=(4, 5)
+    )
     assert metrics["valid"] == pytest.approx(4 / 6)
-    assert metrics["unique@1000"] == pytest.approx(2 / 4)  # CCO three times (two spellings) and CCN
+    assert metrics["unique@4"] == pytest.approx(2 / 4)  # CCO three times (two spellings) and CCN
+    assert metrics["unique@5"] is None  # five valid molecules are needed, four were given
     assert metrics["Novelty"] == pytest.approx(1 / 2)  # of the distinct {CCO, CCN}, CCO is in train
 
 

@@ -61,7 +61,7 @@ def create(
 ) -> None:
     """Save the members as one ensemble; its run.json reuses the first member's data, so evaluate works."""
     import genmodels
-    from genmodels.ensembles import ensemble_of
+    from genmodels.ensembles import ensemble_of, trained_on_binarized
     from genmodels.io.run_directory import claim_run_directory
     from genmodels.runs import MODEL_DIR
 
@@ -81,6 +81,7 @@ def create(
             aggregation=aggregation,
             voters=voters,
             vote_strata=vote_strata,
+            member_binarized=tuple(trained_on_binarized(run) for run in runs),
         )
         if calibrate:
             _calibrate(ensemble, runs[0], fit_weights=not weights)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from genmodels.cli.lists import ListOptionsCommand
-from genmodels.cli.printing import console, describe_likelihood, text_summary
+from genmodels.cli.printing import console, result_rows
 
 evaluation_commands = typer.Typer()
 
@@ -79,7 +79,7 @@ def evaluate(
     output = output or run / f"evaluation-{split}.json"
     with claim_output(output):
         write_text_atomic(output, json.dumps(record, indent=2) + "\n")
-    _print_results(split, results)
+    _print_results(results)
     console.print(f"wrote {output}")
 
 
@@ -94,11 +94,6 @@ def _chosen_metrics(metrics: str | None) -> list[str] | None:
     return chosen
 
 
-def _print_results(split: str, results: dict[str, Any]) -> None:
-    for name, result in results.get("likelihood", {}).items():
-        console.print(f"{split} {name}: {describe_likelihood(result)}")
-    for name, value in {**results.get("losses", {}), **text_summary(results.get("text"))}.items():
-        console.print(f"{split} {name}: {value:.4f}")
-    for name, value in {**results.get("sample_quality", {}), **results.get("modes", {})}.items():
-        if isinstance(value, (int, float)):
-            console.print(f"samples {name}: {value:.4g}")
+def _print_results(results: dict[str, Any]) -> None:
+    for name, value in result_rows(results):
+        console.print(f"{name}: {value}")

@@ -167,7 +167,7 @@ def evaluate(
 ) -> None:
     """The MOSES metrics of any list of SMILES, and property-distribution plots against the test set."""
     from genmodels.applications.molecules.datasets import load_smiles, read_smiles_strings
-    from genmodels.applications.molecules.metrics import moses_metrics
+    from genmodels.applications.molecules.metrics import MIN_VALID_FOR_REFERENCE, moses_metrics
     from genmodels.applications.molecules.outputs import plot_property_distributions, properties_table
     from genmodels.io.files import write_text_atomic
     from genmodels.io.versions import software_versions
@@ -183,12 +183,20 @@ def evaluate(
         training = load_smiles(train, column).smiles if train else None
     metrics = moses_metrics(strings, training, test, scaffolds, n_jobs=n_jobs, fcd=fcd)
     output = output or generated.with_suffix(".metrics.json")
-    plot = plot_property_distributions(properties_table(strings), properties_table(test), output.with_suffix(".png"))
-    record = {"generated": str(generated), "reference": reference, "metrics": metrics, "properties_plot": str(plot),
+    generated_table = properties_table(strings)
+    plot = None  # the property histograms need molecules to draw, as the distances do
+    if int(generated_table["valid"].sum()) >= MIN_VALID_FOR_REFERENCE:
+        plot = str(plot_property_distributions(generated_table, properties_table(test), output.with_suffix(".png")))
+    record = {"generated": str(generated), "reference": reference, "metrics": metrics, "properties_plot": plot,
               "versions": software_versions()}  # fmt: skip
     write_text_atomic(output, json.dumps(record, indent=2) + "\n")
     for name, value in metrics.items():
-        console.print(f"{name}: {value:.4g}")
+        console.print(f"{name}: {'n/a' if value is None else f'{value:.4g}'}")
+    if None in metrics.values():
+        console.print(
+            f"n/a: unique@k needs k valid molecules; the reference-set metrics need {MIN_VALID_FOR_REFERENCE} "
+            f"(here {round(metrics['valid'] * metrics['count'])} of {metrics['count']} are valid)"
+        )
     console.print(f"wrote {output}")
 
 

@@ -18,19 +18,32 @@ def print_run_report(run_dir: Path, report: dict[str, Any]) -> None:
     training = report["training"]
     table.add_row("steps", str(training["steps"]))
     table.add_row("throughput", f"{training['examples_per_second']:.0f} examples/s")
-    test = report["test"]
-    for name, result in test.get("likelihood", {}).items():
-        table.add_row(f"test {name}", describe_likelihood(result))
-    for name, value in {**test.get("losses", {}), **text_summary(test.get("text"))}.items():
-        table.add_row(f"{test['split']} {name}", f"{value:.4f}")
-    for name, value in {**test.get("sample_quality", {}), **test.get("modes", {})}.items():
-        if isinstance(value, (int, float)) and name != "seed":
-            table.add_row(f"samples {name}", f"{value:.4g}")
+    for name, value in result_rows(report["test"]):
+        table.add_row(name, value)
     for warning in training.get("warnings", []):
         table.add_row("[yellow]warning[/yellow]", escape(warning))
     for name, path in report["pictures"].items():
         table.add_row(name, path)
     console.print(table)
+
+
+def result_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
+    """An evaluation's results as (name, value) rows: likelihoods, losses, text figures, sample quality.
+
+    A loss the likelihood already reports (a VAE's ``negative_elbo``) is shown once, with the
+    likelihood's bits/dim; what could not be computed reads n/a with the reason.
+    """
+    split = results["split"]
+    likelihood = results.get("likelihood", {})
+    rows = [(f"{split} {name}", describe_likelihood(result)) for name, result in likelihood.items()]
+    rows += [(f"{split} {name}", f"n/a: {escape(reason)}") for name, reason in results.get("not_available", {}).items()]
+    for name, value in {**results.get("losses", {}), **text_summary(results.get("text"))}.items():
+        if name not in likelihood:
+            rows.append((f"{split} {name}", f"{value:.4f}"))
+    for name, value in {**results.get("sample_quality", {}), **results.get("modes", {})}.items():
+        if isinstance(value, (int, float)) and name != "seed":
+            rows.append((f"samples {name}", f"{value:.4g}"))
+    return rows
 
 
 def text_summary(result: dict[str, Any] | None) -> dict[str, float]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -11,10 +11,16 @@ from genmodels.cli.lists import ListOptionsCommand
 from genmodels.cli.printing import console, print_run_report
 from genmodels.cli.settings import read_sections, trainer_settings
 
+if TYPE_CHECKING:
+    from genmodels.runs.spec import RunSpec
+
 train_commands = typer.Typer()
 
 RunDirectory = Annotated[
-    Optional[Path], typer.Option("--output", "-o", help="Run directory \\[default: runs/MODEL-DATA].")
+    Optional[Path],
+    typer.Option(
+        "--output", "-o", help="Run directory \\[default: runs/MODEL-DATA, e.g. runs/vae-conditional-iwae-digits]."
+    ),
 ]
 ConfigFile = Annotated[
     Optional[Path], typer.Option(help="TOML or JSON file with \\[model], \\[data], \\[trainer] sections.")
@@ -83,9 +89,25 @@ def train(
     if "name" not in sections["data"]:
         raise typer.BadParameter("name the training data with --data (see `genmodels datasets`)")
     spec = make_spec(model, sections["data"], sections["model"], sections["trainer"])
-    outcome = train_run(spec, output or default_run_dir(model, sections["data"]["name"]), resume=resume)
+    outcome = train_run(spec, output or default_run_dir(run_name(spec), sections["data"]["name"]), resume=resume)
     if outcome is not None:
         print_run_report(outcome.run_dir, outcome.report)
+
+
+def run_name(spec: RunSpec) -> str:
+    """The model's name with what sets this model apart from the family's default: ``vae-conditional-iwae``.
+
+    Conditional models (``num_classes`` > 0) and a training objective other than the default are named.
+    """
+    from genmodels.models.registry import get_model_class
+
+    defaults = get_model_class(spec.model).config_class()
+    settings = spec.model_config
+    qualifiers = ["conditional"] if settings.get("num_classes") else []
+    objective = settings.get("objective")
+    if objective is not None and objective != getattr(defaults, "objective", None):
+        qualifiers.append(str(objective))
+    return "-".join([spec.model, *qualifiers])
 
 
 @train_commands.command(

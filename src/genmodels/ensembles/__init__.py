@@ -6,6 +6,7 @@ _EXPORTS = {
     "EnsembleConfig": "genmodels.ensembles.config",
     "Ensemble": "genmodels.ensembles.ensemble",
     "ensemble_of": "genmodels.ensembles.ensemble",
+    "trained_on_binarized": "genmodels.ensembles.ensemble",
     "borda_count": "genmodels.ensembles.vote",
 }
 __all__ = sorted(_EXPORTS)

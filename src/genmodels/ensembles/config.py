@@ -53,6 +53,9 @@ class EnsembleConfig(ModelConfig):
     """Anomaly score: ``mean`` (mean of standardised scores) or ``rank`` (mean of members' reference CDFs)."""
     member_scores: tuple[str, ...] = ()
     """Each member's anomaly score by name (``nll``, ``input_complexity``, ``reconstruction``...); empty: ``nll``."""
+    member_binarized: tuple[bool, ...] = ()
+    """Whether each member was trained on binarized pixels; such a member sees its inputs thresholded at
+    1/2 (the likeliest binarization) when it votes or scores. Empty: every member sees inputs as given."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -81,6 +84,9 @@ class EnsembleConfig(ModelConfig):
         if self.member_scores and len(self.member_scores) != len(self.member_types):
             raise ValueError(f"member_scores must name one score per member ({len(self.member_types)}), "
                              f"got {self.member_scores}")  # fmt: skip
+        if self.member_binarized and len(self.member_binarized) != len(self.member_types):
+            raise ValueError(f"member_binarized must say for each member ({len(self.member_types)}), "
+                             f"got {self.member_binarized}")  # fmt: skip
         if self.combination not in COMBINATIONS:
             raise ValueError(f"combination must be one of {', '.join(COMBINATIONS)}, got {self.combination!r}")
 

@@ -20,6 +20,7 @@ one scale with reference scores of normal data (:meth:`Ensemble.calibrate_scores
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -42,6 +43,7 @@ from genmodels.ensembles.voters.realism import realism_reference, realism_scores
 from genmodels.ensembles.voters.strata import assign_strata, fit_strata
 from genmodels.models.base import GenerativeModel
 from genmodels.models.registry import get_model_class, register_model
+from genmodels.models.saving import CONFIG_NAME, read_config
 
 VOTE_CHUNK_ROWS = 500
 """Candidates a member or the critic scores at once."""
@@ -65,6 +67,14 @@ def ensemble_of(members: list[GenerativeModel], weights: list[float] | None = No
     for slot, member in zip(ensemble.members, members, strict=True):
         slot.load_state_dict(member.state_dict())
     return ensemble.eval()
+
+
+def trained_on_binarized(path: str | Path) -> bool:
+    """Whether the model saved at ``path`` (a model or run directory) was trained on binarized pixels."""
+    directory = Path(path)
+    if not (directory / CONFIG_NAME).is_file():  # a run directory holds its model in model/, as load() reads it
+        directory = directory / "model"
+    return bool((read_config(directory).get("data") or {}).get("binarized", False))
 
 
 @register_model("ensemble")
@@ -112,16 +122,44 @@ class Ensemble(GenerativeModel):
     def weights(self) -> torch.Tensor:
         return self.log_weights.exp()
 
+    @property
+    def likelihood_missing(self) -> str | None:
+        """Why the mixture has no likelihood: a member without one, or members of differently prepared data."""
+        named = [f"member {index} ({member.model_type})" for index, member in enumerate(self.members)]
+        without = [name for name, member in zip(named, self.members, strict=True) if member.log_prob_kind == "none"]
+        if without:
+            verb = "has" if len(without) == 1 else "have"
+            return f"{', '.join(without)} {verb} no likelihood, so the mixture has none"
+        if len(set(self.config.member_binarized)) > 1:
+            binarized = [name for name, flag in zip(named, self.config.member_binarized, strict=True) if flag]
+            return (
+                f"{', '.join(binarized)} model binarized pixels and the others grey ones: their likelihoods are of "
+                "different data; retrain them with the same --binarize/--no-binarize for a mixture likelihood"
+            )
+        return None
+
+    def member_input(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        """``x`` as member ``index``'s training data looked: thresholded at 1/2 for a member trained on binarized
+        pixels (the likeliest of its Bernoulli binarizations), as given otherwise."""
+        if self.config.member_binarized and self.config.member_binarized[index]:
+            return (x > 0.5).to(x.dtype)
+        return x
+
     def loss(self, batch: Any, phase: str | None = None) -> dict[str, torch.Tensor]:
-        """Members are trained on their own; the ensemble's loss is its mixture NLL, for evaluation."""
+        """Members are trained on their own; the ensemble's loss is its mixture NLL, for evaluation.
+
+        Without a likelihood (a GAN member) there is nothing to average: the ensemble has no loss.
+        """
+        if self.likelihood_missing:
+            return {}
         return {"loss": -self.log_prob(batch["x"]).mean()}
 
     # --- mixture (genmodels.ensembles.mixture) ---------------------------------------------------
     def member_log_probs(self, x: torch.Tensor) -> torch.Tensor:
         """log p_k(x) of every member, ``(members, batch)``."""
-        if self.log_prob_kind == "none":
-            raise NotImplementedError("a member has no likelihood (a GAN), so the mixture has none")
-        return torch.stack([member.log_prob(x) for member in self.members])
+        if self.likelihood_missing:
+            raise NotImplementedError(self.likelihood_missing)
+        return torch.stack([member.log_prob(self.member_input(index, x)) for index, member in enumerate(self.members)])
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """log sum_k w_k p_k(x): exact when every member's ``log_prob`` is exact."""
@@ -209,7 +247,8 @@ class Ensemble(GenerativeModel):
         realism voter with the candidate's realism score against its real reference rows.
         """
         chunks = candidates.split(VOTE_CHUNK_ROWS)
-        votes = member_votes(self.members, chunks) if self.config.voters in ("members", "all") else []
+        with_members = self.config.voters in ("members", "all")
+        votes = member_votes(self.members, chunks, self.member_input) if with_members else []
         if self.critic is not None:
             if not bool(self.critic_fitted):
                 raise RuntimeError("the critic votes once fitted: call fit_vote_critic(real, real_validation)")
@@ -274,9 +313,11 @@ class Ensemble(GenerativeModel):
 
     def member_scores(self, x: torch.Tensor) -> torch.Tensor:
         """Every member's named anomaly score of every row, ``(members, batch)``."""
-        named = zip(self.members, self.score_names, strict=True)
+        scorers = [member.anomaly_scores()[name] for member, name in zip(self.members, self.score_names, strict=True)]
         with torch.no_grad():
-            return torch.stack([member.anomaly_scores()[name](x).double().cpu() for member, name in named])
+            return torch.stack(
+                [scorer(self.member_input(index, x)).double().cpu() for index, scorer in enumerate(scorers)]
+            )
 
     def calibrate_scores(self, x: torch.Tensor) -> dict[str, Any]:
         """Keep quantiles, mean and spread of each member's scores on normal rows ``x``: the scale of :meth:`score`."""

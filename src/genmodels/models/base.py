@@ -184,6 +184,11 @@ class GenerativeModel(nn.Module, ABC):
         """Log-likelihood of each row of ``x`` in nats, shape ``(batch,)``; see ``log_prob_kind``."""
         raise NotImplementedError(f"{type(self).__name__} is an implicit model and has no likelihood")
 
+    @property
+    def likelihood_missing(self) -> str | None:
+        """Why ``log_prob`` has nothing to return, said so evaluation reports it (None when it has a likelihood)."""
+        return f"a {self.model_type} model has no likelihood" if self.log_prob_kind == "none" else None
+
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Anomaly score per row of ``x``: higher means less like the training data.
 

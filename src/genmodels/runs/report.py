@@ -51,7 +51,9 @@ def evaluate_split(
         return {"split": split, "text": evaluate_text(model, held_out, data.tokenizer)}
     columns = held_out.tensors()
     metrics: dict[str, Any] = {"split": split, "losses": evaluate_losses(model, columns)}
-    if model.log_prob_kind != "none":
+    if model.likelihood_missing:
+        metrics["not_available"] = {"likelihood": model.likelihood_missing}
+    else:
         metrics["likelihood"] = evaluate_likelihood(
             model,
             columns["x"],

@@ -11,6 +11,10 @@
   2018), SNN (mean over generated of the largest Tanimoto to R), Frag and Scaf (cosine similarity of
   BRICS-fragment and Bemis-Murcko-scaffold counts; scaffolds with at least two rings).
 - property distances: Wasserstein-1 distance of logP, SA, QED and weight to the test set.
+
+A metric that cannot be computed is None (n/a), never a number that only looks like one:
+unique@k with fewer than k valid molecules, and every comparison with a reference set (the slow
+part) with fewer than :data:`MIN_VALID_FOR_REFERENCE` valid molecules (FCD needs a covariance).
 """
 
 from __future__ import annotations
@@ -156,6 +160,10 @@ def frechet_chemnet_distance(
     return float(calculate_frechet_distance(*statistics(reference), *statistics(generated)))
 
 
+MIN_VALID_FOR_REFERENCE = 2
+"""Valid molecules below which the reference-set metrics (FCD, SNN, Frag, Scaf, properties) are n/a."""
+
+
 def moses_metrics(
     generated: list[str],
     train: list[str] | None = None,
@@ -164,17 +172,17 @@ def moses_metrics(
     n_jobs: int = 2,
     unique_at: tuple[int, ...] = (1000, 10000),
     fcd: bool = True,
-) -> dict[str, float]:
-    """The MOSES table for ``generated`` SMILES; reference sets are canonicalised here."""
+) -> dict[str, float | None]:
+    """The MOSES table for ``generated`` SMILES; reference sets are canonicalised here; None where n/a."""
     if not generated:
         raise ValueError("no generated SMILES to evaluate")
     canonical = canonicalize_all(generated, n_jobs)
     valid = [smiles for smiles in canonical if smiles is not None]
-    metrics: dict[str, float] = {"valid": len(valid) / len(generated), "count": len(generated)}
+    metrics: dict[str, float | None] = {"valid": len(valid) / len(generated), "count": len(generated)}
+    for k in unique_at:
+        metrics[f"unique@{k}"] = len(set(valid[:k])) / k if len(valid) >= k else None
     if not valid:
         return metrics
-    for k in unique_at:
-        metrics[f"unique@{k}"] = len(set(valid[:k])) / len(valid[:k])
     features = features_of(valid, n_jobs)
     fingerprints = np.stack([feature.fingerprint for feature in features])
     metrics["IntDiv"] = 1 - tanimoto_aggregate(fingerprints, fingerprints, "mean", p=1)
@@ -184,6 +192,13 @@ def moses_metrics(
         train_set = {smiles for smiles in canonicalize_all(train, n_jobs) if smiles}
         distinct = set(valid)
         metrics["Novelty"] = len(distinct - train_set) / len(distinct)
+    if len(valid) < MIN_VALID_FOR_REFERENCE:
+        names = [name for name, reference in (("Test", test), ("TestSF", test_scaffolds)) if reference is not None]
+        for name in names:
+            metrics.update({f"{metric}/{name}": None for metric in ("FCD", "SNN", "Frag", "Scaf")})
+        if test is not None:
+            metrics.update({MOSES_PROPERTY_NAMES[prop]: None for prop in PROPERTY_FUNCTIONS})
+        return metrics
     fragments = Counter(fragment for feature in features for fragment in feature.fragments)
     scaffolds = Counter(feature.scaffold for feature in features if feature.scaffold)
     generated_chemnet = chemnet_statistics(valid) if fcd and (test or test_scaffolds) else None
