@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from genmodels.cli.printing import console, describe_likelihood, text_summary
+from genmodels.cli.printing import SETTINGS, console, describe_likelihood, text_summary, with_floor
 
 evaluation_commands = typer.Typer()
 
@@ -90,6 +90,7 @@ def _print_results(split: str, results: dict[str, Any]) -> None:
         console.print(f"{split} {name}: {describe_likelihood(result)}")
     for name, value in {**results.get("losses", {}), **text_summary(results.get("text"))}.items():
         console.print(f"{split} {name}: {value:.4f}")
+    floor = results.get("sample_quality_floor", {})
     for name, value in {**results.get("sample_quality", {}), **results.get("modes", {})}.items():
         if isinstance(value, (int, float)):
-            console.print(f"samples {name}: {value:.4g}")
+            console.print(f"samples {name}: {with_floor(value, floor.get(name) if name not in SETTINGS else None)}")

@@ -10,6 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 console = Console()
+SETTINGS = {"reference_images", "candidate_images", "nearest_k", "num_classes"}
+"""Sample-quality entries that say how it was measured, shown without a real-data value beside them."""
 
 
 def print_run_report(run_dir: Path, report: dict[str, Any]) -> None:
@@ -23,14 +25,25 @@ def print_run_report(run_dir: Path, report: dict[str, Any]) -> None:
         table.add_row(f"test {name}", describe_likelihood(result))
     for name, value in {**test.get("losses", {}), **text_summary(test.get("text"))}.items():
         table.add_row(f"{test['split']} {name}", f"{value:.4f}")
+    if test.get("skipped"):
+        table.add_row(f"{test['split']} evaluation", "skipped: run `genmodels evaluate` on the run directory")
+    floor = test.get("sample_quality_floor", {})
     for name, value in {**test.get("sample_quality", {}), **test.get("modes", {})}.items():
         if isinstance(value, (int, float)) and name != "seed":
-            table.add_row(f"samples {name}", f"{value:.4g}")
+            table.add_row(f"samples {name}", with_floor(value, floor.get(name) if name not in SETTINGS else None))
     for warning in training.get("warnings", []):
         table.add_row("[yellow]warning[/yellow]", escape(warning))
+    for note in report.get("notes", []):
+        table.add_row("[yellow]note[/yellow]", escape(note))
     for name, path in report["pictures"].items():
         table.add_row(name, path)
     console.print(table)
+
+
+def with_floor(value: float, floor: Any) -> str:
+    """A sample-quality number beside the same number for real held-out images, where that is known."""
+    real = f"  (real data: {floor:.4g})" if isinstance(floor, (int, float)) else ""
+    return f"{value:.4g}{real}"
 
 
 def text_summary(result: dict[str, Any] | None) -> dict[str, float]:

@@ -31,12 +31,28 @@ MaxSeconds = Annotated[
     typer.Option(help="Also stop after this many seconds of training (resumes added up); a decaying rate ends then."),
 ]
 Patience = Annotated[Optional[int], typer.Option(help="Stop after N validations without improvement.")]
+Quick = Annotated[
+    bool,
+    typer.Option(
+        help="A first try in about a minute: at most 30 s of training (unless --max-seconds is given) and "
+        "--final-eval quick."
+    ),
+]
+FinalEval = Annotated[
+    Optional[str],
+    typer.Option(
+        help="End-of-run evaluation: full (every held-out example, the model's K importance samples), quick "
+        "(500 examples, K=50, 500 samples) or none (pictures only; `genmodels evaluate` later) "
+        "\\[default: full; quick with --quick]."
+    ),
+]
 
 
 @train_commands.command(
     epilog=(
         "Examples:\n\n"
         "  genmodels train vae --data digits\n\n"
+        "  genmodels train conv-vae --data mnist5k --quick           (a first try in about a minute)\n\n"
         "  genmodels train gan --data mnist5k --max-steps 5000 -o runs/gan-mnist\n\n"
         "  genmodels train vae --data ./my_images --set data.image_size=32 --set model.latent_dim=16\n\n"
         "  genmodels train vae --data digits --devices 2 --strategy ddp   (two CPU processes, gloo)\n\n"
@@ -68,12 +84,19 @@ def train(
     early_stopping_patience: Patience = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --output from its last checkpoint.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    quick: Quick = False,
+    final_eval: FinalEval = None,
 ) -> None:
     """Train a model and write a run directory: config, logs, checkpoints, final model, samples, plots and a report."""
-    from genmodels.runs import default_run_dir, make_spec, train_run
+    from genmodels.runs import FINAL_EVALUATIONS, QUICK_TRAINING, default_run_dir, make_spec, train_run
+
+    if final_eval is not None and final_eval not in FINAL_EVALUATIONS:
+        raise typer.BadParameter(f"--final-eval must be one of {', '.join(FINAL_EVALUATIONS)}, got {final_eval!r}")
 
     sections = read_sections(config, set_)
     sections["trainer"].update(trainer_settings(ctx.params))
+    if quick:
+        sections["trainer"] = {**QUICK_TRAINING, **sections["trainer"]}
     if data is not None:
         sections["data"]["name"] = data
     if binarize is not None:
@@ -81,7 +104,8 @@ def train(
     if "name" not in sections["data"]:
         raise typer.BadParameter("name the training data with --data (see `genmodels datasets`)")
     spec = make_spec(model, sections["data"], sections["model"], sections["trainer"])
-    outcome = train_run(spec, output or default_run_dir(model, sections["data"]["name"]), resume=resume)
+    run_dir = output or default_run_dir(model, sections["data"]["name"])
+    outcome = train_run(spec, run_dir, resume=resume, final_eval=final_eval or ("quick" if quick else "full"))
     if outcome is not None:
         print_run_report(outcome.run_dir, outcome.report)
 

@@ -143,6 +143,14 @@ class GenerativeModel(nn.Module, ABC):
         """
         return []
 
+    def untrained_signs(self, validation: Mapping[str, float]) -> list[str]:
+        """Signs, once training ends, that the model is too little trained for its samples to mean much.
+
+        ``validation`` holds the last validation's metrics (empty without validation data); the
+        run report shows each sign beside the numbers (e.g. a GAN's EMA generator still young).
+        """
+        return []
+
     # --- generation and density -----------------------------------------------------------
     def sample(self, n: int, generator: torch.Generator | None = None, **controls: Any) -> torch.Tensor:
         """``n`` new samples, shape ``(n, *data_shape)``, drawn in eval mode without gradients.

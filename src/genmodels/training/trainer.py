@@ -151,7 +151,7 @@ class Trainer:
                     self._validate_and_watch(run, run.validation)
                 if run.step % config.checkpoint_every == 0 or finished or run.state.should_stop:
                     self._save_checkpoint(run.step, run)
-                run.progress.advance(run.step)
+                run.progress.advance(run.step, run.state.seconds)
                 self._announce_stop(run)
         finally:
             run.progress.close()
@@ -196,7 +196,11 @@ class Trainer:
             schedule=schedule,
             history=self._open_history(model, take(train, schedule.indices(0)), start_step),
             progress=TrainingProgress(
-                config.max_steps, start_step, enabled=config.progress_bar and fabric.is_global_zero
+                config.max_steps,
+                start_step,
+                is_main=fabric.is_global_zero,
+                show_bar=config.progress_bar,
+                max_seconds=config.max_seconds,
             ),
         )
         self._start_clock(run)
