@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import torch
 from torch import nn
@@ -55,6 +56,26 @@ class TrainingPhase:
     loss_key: str
     parameters: tuple[nn.Parameter, ...]
     steps: int = 1
+
+
+ResultMethod = TypeVar("ResultMethod", bound=Callable[..., Any])
+
+
+def evaluation_result(method: ResultMethod) -> ResultMethod:
+    """Run a result method (``log_prob``, ``elbo``, ``score``) without autograd unless the model is training.
+
+    In eval mode its result is a number to read: it carries no graph, and ``float()`` of it does not
+    warn. In training mode the graph stays, for the losses built on these methods.
+    """
+
+    @functools.wraps(method)
+    def without_graph_in_eval_mode(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        if self.training:
+            return method(self, *args, **kwargs)
+        with torch.no_grad():
+            return method(self, *args, **kwargs)
+
+    return cast(ResultMethod, without_graph_in_eval_mode)
 
 
 class GenerativeModel(nn.Module, ABC):
@@ -180,6 +201,7 @@ class GenerativeModel(nn.Module, ABC):
         """Log-likelihood of each row of ``x`` in nats, shape ``(batch,)``; see ``log_prob_kind``."""
         raise NotImplementedError(f"{type(self).__name__} is an implicit model and has no likelihood")
 
+    @evaluation_result
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Anomaly score per row of ``x``: higher means less like the training data.
 

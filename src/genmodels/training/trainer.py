@@ -138,7 +138,11 @@ class Trainer:
         validation: Columns | None = None,
         resume: bool = False,
     ) -> FitResult:
-        """Train until ``max_steps``, the time budget or early stopping; with ``resume``, from the last checkpoint."""
+        """Train until ``max_steps``, the time budget or early stopping; with ``resume``, from the last checkpoint.
+
+        The model ends in eval mode, so what it computes next (``log_prob``, ``elbo``, ``score``) is a
+        result without autograd state; another ``fit`` puts it back in training mode.
+        """
         config = self.config
         run = self._set_up(model, train, validation, resume)
         try:
@@ -319,6 +323,7 @@ class Trainer:
         seconds = time.perf_counter() - run.resumed_at
         if self.config.restore_best and run.state.best_model is not None:
             run.model.load_state_dict(run.state.best_model)
+        run.model.eval()
         examples = (run.step - run.start_step) * run.batches_per_step * self.config.batch_size * run.fabric.world_size
         return FitResult(
             steps=run.step,
