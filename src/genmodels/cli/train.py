@@ -13,19 +13,19 @@ from genmodels.cli.settings import read_sections, trainer_settings
 train_commands = typer.Typer()
 
 RunDirectory = Annotated[
-    Optional[Path], typer.Option("--output", "-o", help="Run directory \\[default: runs/MODEL-DATA].")
+    Optional[Path], typer.Option("--output", "-o", help="Run directory \\[default: in runs/, named by model and data].")
 ]
 ConfigFile = Annotated[
     Optional[Path], typer.Option(help="TOML or JSON file with \\[model], \\[data], \\[trainer] sections.")
 ]
 Assignments = Annotated[
     Optional[list[str]],
-    typer.Option("--set", help="Override one setting: model.latent_dim=16, trainer.lr_schedule=cosine."),
+    typer.Option("--set", help="Override one setting, e.g. model.beta=4 or trainer.seed=1 (repeatable)."),
 ]
-Binarize = Annotated[
-    Optional[bool],
-    typer.Option("--binarize/--no-binarize", help="Binarize pixels (default: the model's recommendation)."),
-]
+Binarize = Annotated[bool, typer.Option("--binarize", help="Binarize pixels (default: as the model recommends).")]
+KeepGreyLevels = Annotated[bool, typer.Option("--no-binarize", help="Keep grey levels (default: as the model says).")]
+Resume = Annotated[bool, typer.Option("--resume", help="Continue the run in --output from its last checkpoint.")]
+NoProgress = Annotated[bool, typer.Option("--no-progress", help="Hide the progress bar.")]
 MaxSeconds = Annotated[
     Optional[float],
     typer.Option(help="Also stop after this many seconds of training (resumes added up); a decaying rate ends then."),
@@ -34,8 +34,9 @@ Patience = Annotated[Optional[int], typer.Option(help="Stop after N validations 
 Quick = Annotated[
     bool,
     typer.Option(
+        "--quick",
         help="A first try in about a minute: at most 30 s of training (unless --max-seconds is given) and "
-        "--final-eval quick."
+        "--final-eval quick.",
     ),
 ]
 FinalEval = Annotated[
@@ -66,12 +67,13 @@ def train(
     output: RunDirectory = None,
     config: ConfigFile = None,
     set_: Assignments = None,
-    binarize: Binarize = None,
+    binarize: Binarize = False,
+    no_binarize: KeepGreyLevels = False,
     max_steps: Annotated[Optional[int], typer.Option(help="Training steps.")] = None,
     max_seconds: MaxSeconds = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Batch size per device.")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for initialisation, batches and noise.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for the initial weights, batches and noise.")] = None,
     accelerator: Annotated[Optional[str], typer.Option(help="cpu, cuda, mps or auto.")] = None,
     devices: Annotated[Optional[str], typer.Option(help="Number of devices (processes), or 'auto'.")] = None,
     strategy: Annotated[Optional[str], typer.Option(help="auto, ddp, fsdp, ... (Lightning Fabric strategies).")] = None,
@@ -82,8 +84,8 @@ def train(
     gradient_clip_norm: Annotated[Optional[float], typer.Option(help="Clip the gradient norm to this value.")] = None,
     lr_schedule: Annotated[Optional[str], typer.Option(help="constant, cosine or linear.")] = None,
     early_stopping_patience: Patience = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --output from its last checkpoint.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    resume: Resume = False,
+    no_progress: NoProgress = False,
     quick: Quick = False,
     final_eval: FinalEval = None,
 ) -> None:
@@ -99,7 +101,9 @@ def train(
         sections["trainer"] = {**QUICK_TRAINING, **sections["trainer"]}
     if data is not None:
         sections["data"]["name"] = data
-    if binarize is not None:
+    if binarize and no_binarize:
+        raise typer.BadParameter("give --binarize or --no-binarize, not both")
+    if binarize or no_binarize:
         sections["data"]["binarize"] = binarize
     if "name" not in sections["data"]:
         raise typer.BadParameter("name the training data with --data (see `genmodels datasets`)")
