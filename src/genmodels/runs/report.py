@@ -30,7 +30,14 @@ from genmodels.io.progress import PhaseProgress
 from genmodels.io.versions import software_versions
 from genmodels.models.autoregressive.sequence import SequenceModel
 from genmodels.models.base import GenerativeModel
-from genmodels.plotting import plot_latent_map, plot_points, plot_training_curves, save_image_grid, save_manifold_grid
+from genmodels.plotting import (
+    plot_latent_map,
+    plot_points,
+    plot_training_curves,
+    save_image_grid,
+    save_manifold_grid,
+    save_reconstructions,
+)
 from genmodels.training.trainer import HISTORY_NAME
 
 if TYPE_CHECKING:
@@ -206,10 +213,9 @@ def write_latent_pictures(model: GenerativeModel, data: DataSplits, out_dir: Pat
     shown = slice(0, 32)
     pictures = {
         "reconstructions": str(
-            save_image_grid(
+            save_reconstructions(
                 reconstruct(model, test.images[shown], None if test.labels is None else test.labels[shown]),
                 out_dir / "reconstructions.png",
-                columns=16,
             )
         )
     }
