@@ -69,15 +69,18 @@ class PhaseProgress:
         if not enabled:
             return
         if self.console.is_terminal:
+            fixed = {"no_wrap": True}
             self._bar = Progress(
-                TextColumn(f"[bold]{description}", table_column=Column(no_wrap=True)),
+                TextColumn(f"[bold]{description}", table_column=Column(**fixed)),
                 BarColumn(bar_width=BAR_WIDTH),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[text]}", table_column=Column(no_wrap=True, overflow="ellipsis")),
+                MofNCompleteColumn(table_column=Column(**fixed)),
+                TimeElapsedColumn(table_column=Column(**fixed)),
+                TimeRemainingColumn(table_column=Column(**fixed)),
+                # the only column that gives way on a narrow terminal: the latest losses end in an ellipsis
+                TextColumn("{task.fields[text]}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
                 console=self.console,
                 transient=transient,
+                expand=True,
             )
             self._task = self._bar.add_task(description, total=total, completed=completed, text="")
             self._bar.start()
