@@ -64,9 +64,9 @@ def save_labelled_grid(
     rows = math.ceil(len(images) / columns)
     cell = grid.shape[0] / rows  # pixels per image, padding included
     scale = CELL_PIXELS / cell
-    label_width = 0.12 * max((len(label) for label in row_labels), default=0)
-    width = grid.shape[1] * scale / LABELLED_DPI + label_width + 0.3
-    height = grid.shape[0] * scale / LABELLED_DPI + (0.4 if title else 0.1) + (0.35 if column_labels else 0.1)
+    label_width = 0.1 * max((len(label) for label in row_labels), default=0)  # inches, at the default font size
+    width = grid.shape[1] * scale / LABELLED_DPI + label_width + 0.4
+    height = grid.shape[0] * scale / LABELLED_DPI + (0.6 if title else 0.2) + (0.5 if column_labels else 0.2)
     figure = Figure(figsize=(width, height), layout="constrained")
     axis = figure.subplots()
     axis.imshow(grid, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
