@@ -13,7 +13,7 @@ from genmodels.cli.settings import read_sections, trainer_settings
 train_commands = typer.Typer()
 
 RunDirectory = Annotated[
-    Optional[Path], typer.Option("--output", "-o", help="Run directory \\[default: in runs/, named by model and data].")
+    Optional[Path], typer.Option("--output", "-o", help="Run directory \\[default: runs/MODEL-DATA].")
 ]
 ConfigFile = Annotated[
     Optional[Path], typer.Option(help="TOML or JSON file with \\[model], \\[data], \\[trainer] sections.")
