@@ -59,6 +59,8 @@ _EXPORTS = {
     "load_data": "genmodels.data",
     "DataSpec": "genmodels.data",
     "load": "genmodels.models.base",
+    "train": "genmodels.runs.train",
+    "RunOutcome": "genmodels.runs.train",
 }
 __all__ = sorted([*_EXPORTS, "__version__"])
 __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

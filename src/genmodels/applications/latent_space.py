@@ -28,6 +28,10 @@ def _labels_for(model: GenerativeModel, labels: torch.Tensor | None) -> dict[str
     return {"labels": labels.to(model.device)}
 
 
+TRAVERSAL_VALUES = torch.linspace(-3, 3, 9)
+"""Where a traversal puts the swept dimension: -3 to 3 prior standard deviations."""
+
+
 def reconstruct(model: GenerativeModel, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
     """Originals and their reconstructions interleaved in pairs, ``(2 * n, C, H, W)``."""
     _require_latent_space(model)
@@ -90,7 +94,7 @@ def traverse(
     Returns ``(latent_dim * len(values), C, H, W)``; default values are -3..3 prior standard deviations.
     """
     _require_latent_space(model)
-    values = torch.linspace(-3, 3, 9) if values is None else values
+    values = TRAVERSAL_VALUES if values is None else values
     conditions = _labels_for(model, None if label is None else label.reshape(1))
     with model.evaluating(), torch.no_grad():
         code = model.encode(image[None].to(model.device), **conditions)[0][0]

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from genmodels.cli.lists import ListOptionsCommand
 from genmodels.cli.printing import console
 
 catalog_commands = typer.Typer()
+
+SPHINX_ROLE = re.compile(r":\w+:`~?(?:[\w.]*\.)?([^`]+)`")
+"""``:class:`~genmodels.models.gan.base.BaseGAN``` and the like; group 1 is the name a reader sees."""
+LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain_text(docstring: str) -> str:
+    """A docstring line as a terminal shows it: reST roles reduced to their names, literals unquoted."""
+    return escape(LITERAL.sub(r"\1", SPHINX_ROLE.sub(r"\1", docstring)))
 
 
 @catalog_commands.command(
@@ -33,7 +45,7 @@ def models() -> None:
 
     table = Table("name", "class", "log_prob", "description")
     for name, model_class in sorted(MODEL_REGISTRY.items()):
-        description = ((model_class.__doc__ or "").strip().splitlines() or [""])[0]
+        description = plain_text(((model_class.__doc__ or "").strip().splitlines() or [""])[0])
         kind = model_class.log_prob_kind if isinstance(model_class.log_prob_kind, str) else "its members' weakest"
         table.add_row(name, model_class.__name__, kind, description)
     console.print(table)

@@ -15,6 +15,7 @@ import typer
 from genmodels.cli.lists import ListOptionsCommand
 from genmodels.cli.printing import console, print_run_report
 from genmodels.cli.settings import parse_assignments, trainer_settings
+from genmodels.cli.train import NoProgress, Resume
 
 finetune_commands = typer.Typer()
 
@@ -35,7 +36,7 @@ FORMAT_KEYS = ("model_type", "config", "weights_sha256", "adapter", "extra_files
 RunDirectory = Annotated[Optional[Path], typer.Option("--output", "-o", help="Run directory \\[default: runs/...].")]
 Assignments = Annotated[
     Optional[list[str]],
-    typer.Option("--set", help="Override one setting: data.train_fraction=0.1, trainer.warmup_steps=50."),
+    typer.Option("--set", help="Override one setting, e.g. trainer.seed=1 (repeatable)."),
 ]
 GradualUnfreeze = Annotated[
     Optional[list[str]], typer.Option(help="A part that starts fixed and joins later, in order (one or more).")
@@ -76,8 +77,8 @@ def finetune(
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for re-initialised layers, batches and noise.")] = None,
     val_every: Annotated[Optional[int], typer.Option(help="Validate every N steps.")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --output from its last checkpoint.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    resume: Resume = False,
+    no_progress: NoProgress = False,
 ) -> None:
     """Fine-tune a saved model on new data: freeze parts, unfreeze gradually, or train LoRA adapters only."""
     from genmodels.runs import default_run_dir, finetune_spec, train_run

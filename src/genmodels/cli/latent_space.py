@@ -53,13 +53,13 @@ def reconstruct(
     split: Split = "test",
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file.")] = Path("reconstructions.png"),
 ) -> None:
-    """Held-out images beside their reconstructions (pairs: original, reconstruction)."""
+    """Held-out images above their reconstructions, in rows labelled original and reconstruction."""
     from genmodels.applications.latent_space import reconstruct as reconstruct_images
-    from genmodels.plotting import save_image_grid
+    from genmodels.plotting import save_reconstructions
 
     model, held_out = _load_run_with_split(run, split)
     indices = list(range(min(n, len(held_out))))
-    save_image_grid(reconstruct_images(model, held_out.images[indices], _labels_of(held_out, indices)), output, 16)
+    save_reconstructions(reconstruct_images(model, held_out.images[indices], _labels_of(held_out, indices)), output)
     console.print(f"wrote {len(indices)} reconstructions to {output}")
 
 
@@ -78,7 +78,7 @@ def interpolate(
 ) -> None:
     """Decode the path between two held-out images' latent codes as an image strip."""
     from genmodels.applications.latent_space import interpolate as interpolate_codes
-    from genmodels.plotting import save_image_grid
+    from genmodels.plotting import save_labelled_grid
 
     model, held_out = _load_run_with_split(run, split)
     for position in index:
@@ -87,7 +87,14 @@ def interpolate(
     strip = interpolate_codes(
         model, held_out.images[first], held_out.images[second], steps, method, _labels_of(held_out, [first, second])
     )
-    save_image_grid(strip, output, columns=steps)
+    fractions = [f"{index / (steps - 1):.2f}" for index in range(1, steps - 1)]
+    save_labelled_grid(
+        strip,
+        output,
+        columns=steps,
+        column_labels=[f"image {first}", *fractions, f"image {second}"],
+        title=f"{method} interpolation between {split} images {first} and {second}",
+    )
     console.print(
         f"wrote a {steps}-image {method} interpolation between {split} images {first} and {second} to {output}"
     )
@@ -103,11 +110,20 @@ def traverse(
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file.")] = Path("traversal.png"),
 ) -> None:
     """One row per latent dimension: that dimension swept from -3 to 3, the others fixed at the image's code."""
+    from genmodels.applications.latent_space import TRAVERSAL_VALUES
     from genmodels.applications.latent_space import traverse as traverse_code
-    from genmodels.plotting import save_image_grid
+    from genmodels.plotting import save_labelled_grid
 
     model, held_out = _load_run_with_split(run, split)
     _check_index(index, split, held_out)
     label = None if held_out.labels is None else held_out.labels[index]
-    save_image_grid(traverse_code(model, held_out.images[index], label=label), output, columns=9)
+    grid = traverse_code(model, held_out.images[index], TRAVERSAL_VALUES, label=label)
+    save_labelled_grid(
+        grid,
+        output,
+        columns=len(TRAVERSAL_VALUES),
+        row_labels=[f"z{dimension}" for dimension in range(len(grid) // len(TRAVERSAL_VALUES))],
+        column_labels=[f"{value:+g}" for value in TRAVERSAL_VALUES.tolist()],
+        title=f"{split} image {index}: one latent dimension swept per row (prior s.d.)",
+    )
     console.print(f"wrote the latent traversal of {split} image {index} to {output}")

@@ -10,6 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 console = Console()
+SETTINGS = {"reference_images", "candidate_images", "nearest_k", "num_classes"}
+"""Sample-quality entries that say how it was measured, shown without a real-data value beside them."""
 
 
 def print_run_report(run_dir: Path, report: dict[str, Any]) -> None:
@@ -22,6 +24,8 @@ def print_run_report(run_dir: Path, report: dict[str, Any]) -> None:
         table.add_row(name, value)
     for warning in training.get("warnings", []):
         table.add_row("[yellow]warning[/yellow]", escape(warning))
+    for note in report.get("notes", []):
+        table.add_row("[yellow]note[/yellow]", escape(note))
     for name, path in report["pictures"].items():
         table.add_row(name, path)
     console.print(table)
@@ -40,10 +44,19 @@ def result_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
     for name, value in {**results.get("losses", {}), **text_summary(results.get("text"))}.items():
         if name not in likelihood:
             rows.append((f"{split} {name}", f"{value:.4f}"))
+    if results.get("skipped"):
+        rows.append((f"{split} evaluation", "skipped: run `genmodels evaluate` on the run directory"))
+    floor = results.get("sample_quality_floor", {})
     for name, value in {**results.get("sample_quality", {}), **results.get("modes", {})}.items():
         if isinstance(value, (int, float)) and name != "seed":
-            rows.append((f"samples {name}", f"{value:.4g}"))
+            rows.append((f"samples {name}", with_floor(value, floor.get(name) if name not in SETTINGS else None)))
     return rows
+
+
+def with_floor(value: float, floor: Any) -> str:
+    """A sample-quality number beside the same number for real held-out images, where that is known."""
+    real = f"  (real data: {floor:.4g})" if isinstance(floor, (int, float)) else ""
+    return f"{value:.4g}{real}"
 
 
 def text_summary(result: dict[str, Any] | None) -> dict[str, float]:

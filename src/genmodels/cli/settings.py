@@ -109,6 +109,6 @@ def trainer_settings(options: Mapping[str, Any]) -> dict[str, Any]:
     devices = settings.get("devices")
     if isinstance(devices, str) and devices.isdigit():
         settings["devices"] = int(devices)
-    if options.get("progress") is False:
+    if options.get("no_progress"):
         settings["progress_bar"] = False
     return settings

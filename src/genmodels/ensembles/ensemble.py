@@ -41,7 +41,7 @@ from genmodels.ensembles.voters.critic import VoteCritic, critic_votes, fit_vote
 from genmodels.ensembles.voters.members import member_votes
 from genmodels.ensembles.voters.realism import realism_reference, realism_scores
 from genmodels.ensembles.voters.strata import assign_strata, fit_strata
-from genmodels.models.base import GenerativeModel
+from genmodels.models.base import GenerativeModel, evaluation_result
 from genmodels.models.registry import get_model_class, register_model
 from genmodels.models.saving import CONFIG_NAME, read_config
 
@@ -161,6 +161,7 @@ class Ensemble(GenerativeModel):
             raise NotImplementedError(self.likelihood_missing)
         return torch.stack([member.log_prob(self.member_input(index, x)) for index, member in enumerate(self.members)])
 
+    @evaluation_result
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """log sum_k w_k p_k(x): exact when every member's ``log_prob`` is exact."""
         return mixture_log_prob(self.log_weights, self.member_log_probs(self.check_input(x)))
@@ -330,6 +331,7 @@ class Ensemble(GenerativeModel):
         check_reference(values, self.config.combination, self.score_names)
         self.score_reference = values
 
+    @evaluation_result
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Anomaly score: members' reference CDFs (``rank``, 0 to 1) or standardised scores (``mean``), averaged."""
         if self.score_reference is None:

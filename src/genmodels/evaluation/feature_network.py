@@ -30,6 +30,7 @@ from torch.nn import functional as F
 from genmodels.data import DataSpec, load_data
 from genmodels.errors import CheckpointError, DataError
 from genmodels.io.files import atomic_path, sha256_file, write_text_atomic
+from genmodels.io.progress import PhaseProgress
 from genmodels.io.run_directory import LOCK_NAME
 from genmodels.io.versions import software_versions
 
@@ -90,10 +91,12 @@ class FeatureNetwork(nn.Module):
         """Features ``(n, feature_dim)`` and class probabilities ``(n, num_classes)``, in eval mode."""
         self.eval()
         features, probabilities = [], []
-        for chunk in self.check_input(images).split(batch_size):
-            hidden = self.body(chunk)
-            features.append(hidden)
-            probabilities.append(self.head(hidden).softmax(-1))
+        with PhaseProgress("features", len(images), "images") as shown:
+            for chunk in self.check_input(images).split(batch_size):
+                hidden = self.body(chunk)
+                features.append(hidden)
+                probabilities.append(self.head(hidden).softmax(-1))
+                shown.advance(len(chunk))
         return torch.cat(features).numpy(), torch.cat(probabilities).numpy()
 
     def save(self, directory: str | Path, **record: Any) -> Path:

@@ -17,6 +17,7 @@ from genmodels.data.synthetic import MIXTURES
 from genmodels.evaluation.feature_network import load_feature_network
 from genmodels.evaluation.modes import mode_statistics
 from genmodels.evaluation.sample_quality import METRICS, sample_quality
+from genmodels.io.progress import PhaseProgress
 from genmodels.models.base import GenerativeModel
 
 MODE_SAMPLES = 2500
@@ -31,12 +32,14 @@ def draw_samples(model: GenerativeModel, n: int, seed: int = 0, batch_size: int 
     """``n`` samples in batches; a conditional model gets balanced labels 0, 1, ..., K-1, 0, 1, ..."""
     generator = torch.Generator(device=model.device).manual_seed(seed)
     chunks = []
-    for start in range(0, n, batch_size):
-        size = min(batch_size, n - start)
-        controls = {}
-        if model.is_conditional:
-            controls["labels"] = torch.arange(start, start + size) % model.config.num_classes
-        chunks.append(model.sample(size, generator=generator, **controls).cpu())
+    with PhaseProgress("sampling", n, "samples") as shown:
+        for start in range(0, n, batch_size):
+            size = min(batch_size, n - start)
+            controls = {}
+            if model.is_conditional:
+                controls["labels"] = torch.arange(start, start + size) % model.config.num_classes
+            chunks.append(model.sample(size, generator=generator, **controls).cpu())
+            shown.update(start + size)
     return torch.cat(chunks)
 
 
@@ -55,11 +58,23 @@ def evaluate_samples(
 
 
 def real_data_floor(
-    data: DataSplits, metrics: Iterable[str] = METRICS, feature_network: str | None = None
+    data: DataSplits,
+    metrics: Iterable[str] = METRICS,
+    feature_network: str | None = None,
+    num_candidates: int | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """The same metrics for real held-out images (validation + test) against the training split."""
+    """The same metrics for real held-out images (validation + test) against the training split.
+
+    ``num_candidates`` takes that many held-out images (a seeded draw; at most all of them), so the
+    floor is measured with as many candidates as the model's samples: the k-NN metrics depend on it.
+    """
     network = load_feature_network(feature_network or data.info["spec"]["name"])
-    return sample_quality(network, data.train.images, held_out_images(data), metrics)
+    held_out = held_out_images(data)
+    if num_candidates is not None and num_candidates < len(held_out):
+        order = torch.randperm(len(held_out), generator=torch.Generator().manual_seed(seed))
+        held_out = held_out[order[:num_candidates]]
+    return sample_quality(network, data.train.images, held_out, metrics)
 
 
 def evaluate_modes(model: GenerativeModel, data_name: str, seed: int = 0) -> dict[str, Any]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import torch
 from torch import nn
@@ -62,6 +63,26 @@ class TrainingPhase:
     loss_key: str
     parameters: tuple[nn.Parameter, ...]
     steps: int = 1
+
+
+ResultMethod = TypeVar("ResultMethod", bound=Callable[..., Any])
+
+
+def evaluation_result(method: ResultMethod) -> ResultMethod:
+    """Run a result method (``log_prob``, ``elbo``, ``score``) without autograd unless the model is training.
+
+    In eval mode its result is a number to read: it carries no graph, and ``float()`` of it does not
+    warn. In training mode the graph stays, for the losses built on these methods.
+    """
+
+    @functools.wraps(method)
+    def without_graph_in_eval_mode(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        if self.training:
+            return method(self, *args, **kwargs)
+        with torch.no_grad():
+            return method(self, *args, **kwargs)
+
+    return cast(ResultMethod, without_graph_in_eval_mode)
 
 
 class GenerativeModel(nn.Module, ABC):
@@ -150,6 +171,14 @@ class GenerativeModel(nn.Module, ABC):
         """
         return []
 
+    def untrained_signs(self, validation: Mapping[str, float]) -> list[str]:
+        """Signs, once training ends, that the model is too little trained for its samples to mean much.
+
+        ``validation`` holds the last validation's metrics (empty without validation data); the
+        run report shows each sign beside the numbers (e.g. a GAN's EMA generator still young).
+        """
+        return []
+
     # --- generation and density -----------------------------------------------------------
     def sample(self, n: int, generator: torch.Generator | None = None, **controls: Any) -> torch.Tensor:
         """``n`` new samples, shape ``(n, *data_shape)``, drawn in eval mode without gradients.
@@ -189,6 +218,7 @@ class GenerativeModel(nn.Module, ABC):
         """Why ``log_prob`` has nothing to return, said so evaluation reports it (None when it has a likelihood)."""
         return f"a {self.model_type} model has no likelihood" if self.log_prob_kind == "none" else None
 
+    @evaluation_result
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Anomaly score per row of ``x``: higher means less like the training data.
 

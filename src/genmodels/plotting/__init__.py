@@ -1,7 +1,7 @@
 """Pictures a user looks at: sample grids, training curves, latent maps and manifolds."""
 
 from genmodels.plotting.curves import plot_training_curves
-from genmodels.plotting.grids import image_grid, save_image_grid
+from genmodels.plotting.grids import image_grid, save_image_grid, save_labelled_grid, save_reconstructions
 from genmodels.plotting.latent import plot_latent_map, save_manifold_grid
 from genmodels.plotting.points import plot_points
 
@@ -11,5 +11,7 @@ __all__ = [
     "plot_points",
     "plot_training_curves",
     "save_image_grid",
+    "save_labelled_grid",
     "save_manifold_grid",
+    "save_reconstructions",
 ]

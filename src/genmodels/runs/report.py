@@ -15,14 +15,29 @@ from genmodels.data import DataSplits
 from genmodels.data.synthetic import MIXTURES
 from genmodels.evaluation import evaluate_likelihood, evaluate_losses
 from genmodels.evaluation.feature_network import feature_network_directory
-from genmodels.evaluation.generated import MODE_SAMPLES, draw_samples, evaluate_modes, evaluate_samples
+from genmodels.evaluation.generated import (
+    MODE_SAMPLES,
+    draw_samples,
+    evaluate_modes,
+    evaluate_samples,
+    held_out_images,
+    real_data_floor,
+)
 from genmodels.evaluation.sample_quality import METRICS
 from genmodels.evaluation.text import evaluate_text
 from genmodels.io.files import write_text_atomic
+from genmodels.io.progress import PhaseProgress
 from genmodels.io.versions import software_versions
 from genmodels.models.autoregressive.sequence import SequenceModel
 from genmodels.models.base import GenerativeModel
-from genmodels.plotting import plot_latent_map, plot_points, plot_training_curves, save_image_grid, save_manifold_grid
+from genmodels.plotting import (
+    plot_latent_map,
+    plot_points,
+    plot_training_curves,
+    save_image_grid,
+    save_manifold_grid,
+    save_reconstructions,
+)
 from genmodels.training.trainer import HISTORY_NAME
 
 if TYPE_CHECKING:
@@ -33,6 +48,15 @@ REPORT_FILE = "report.json"
 SAMPLE_SEED = 0
 
 
+FINAL_EVALUATIONS = ("full", "quick", "none")
+QUICK_EVALUATION = {"max_examples": 500, "importance_samples": 50, "num_samples": 500}
+"""What a quick final evaluation computes: on the first 500 held-out examples (or text windows), with
+K = 50 importance samples, and sample quality from 500 samples (each at most the full evaluation's)."""
+FEW_SAMPLES = 1000
+"""Below this many samples, k-NN precision and recall are read against their real-data floor."""
+SINGLE_CLASS = 1
+
+
 def evaluate_split(
     model: GenerativeModel,
     data: DataSplits,
@@ -40,16 +64,23 @@ def evaluate_split(
     sample_metrics: Sequence[str] | None = None,
     num_samples: int | None = None,
     feature_network: str | None = None,
+    max_examples: int | None = None,
+    importance_samples: int | None = None,
 ) -> dict[str, Any]:
     """Held-out losses, the likelihood (or its bound) where the family has one, and sample quality.
 
     Sample quality: modes recovered on a 2-D test bed; otherwise the feature-network metrics in
-    ``sample_metrics`` (None: all of them where the data set has a feature network; empty: none).
+    ``sample_metrics`` (None: all of them where the data set has a feature network; empty: none),
+    beside the same metrics for as many real held-out images (``sample_quality_floor``).
+    ``max_examples`` evaluates the split's first examples only; ``importance_samples`` replaces K.
     """
     held_out = getattr(data, split)
     if hasattr(model, "generate_tokens"):  # a language model: judged per token, not per image
-        return {"split": split, "text": evaluate_text(model, held_out, data.tokenizer)}
-    columns = held_out.tensors()
+        return {
+            "split": split,
+            "text": evaluate_text(model, held_out, data.tokenizer, max_windows=max_examples),
+        }
+    columns = {name: column[:max_examples] for name, column in held_out.tensors().items()}
     metrics: dict[str, Any] = {"split": split, "losses": evaluate_losses(model, columns)}
     if model.likelihood_missing:
         metrics["not_available"] = {"likelihood": model.likelihood_missing}
@@ -59,6 +90,7 @@ def evaluate_split(
             columns["x"],
             columns.get("y"),
             discrete=bool(data.info.get("binarized")) or getattr(model.config, "pixel_levels", None) == 256,
+            importance_samples=importance_samples,
         )
     if data.is_text:
         return metrics
@@ -66,15 +98,46 @@ def evaluate_split(
     if data_name in MIXTURES:
         metrics["modes"] = evaluate_modes(model, data_name)
     elif sample_metrics or (sample_metrics is None and feature_network_directory(data_name) is not None):
-        metrics["sample_quality"] = evaluate_samples(
-            model, data, sample_metrics or METRICS, num_samples, feature_network=feature_network
+        chosen = sample_metrics or METRICS
+        quality = evaluate_samples(model, data, chosen, num_samples, feature_network=feature_network)
+        metrics["sample_quality"] = quality
+        metrics["sample_quality_floor"] = real_data_floor(
+            data, chosen, feature_network, num_candidates=quality["candidate_images"]
         )
     return metrics
 
 
+def quality_notes(model: GenerativeModel, fit: FitResult, test: dict[str, Any]) -> list[str]:
+    """What in a finished run suggests a model too little trained to judge, or numbers to read with care."""
+    notes = model.untrained_signs(fit.validation)
+    quality = test.get("sample_quality", {})
+    if quality.get("classes_produced") == SINGLE_CLASS:
+        notes.append(f"the samples fall in one class of {quality['num_classes']}: an untrained or collapsed generator")
+    floor = test.get("sample_quality_floor", {})
+    if "precision" in quality and quality["candidate_images"] < FEW_SAMPLES:
+        notes.append(
+            f"precision and recall from {quality['candidate_images']} samples (k = {quality['nearest_k']}) "
+            f"flatter even noise: real held-out images score precision {floor['precision']:.3f}, "
+            f"recall {floor['recall']:.3f} on as many; compare with those, and with the Frechet distance"
+        )
+    return notes
+
+
 def write_run_report(
-    run_dir: Path, model: GenerativeModel, data: DataSplits, spec: RunSpec, fit: FitResult
+    run_dir: Path,
+    model: GenerativeModel,
+    data: DataSplits,
+    spec: RunSpec,
+    fit: FitResult,
+    final_eval: str = "full",
 ) -> dict[str, Any]:
+    """Samples, pictures and the held-out evaluation of a finished run, into ``report.json``.
+
+    ``final_eval``: ``full``, ``quick`` (:data:`QUICK_EVALUATION`) or ``none`` (pictures only; run
+    ``genmodels evaluate`` later).
+    """
+    if final_eval not in FINAL_EVALUATIONS:
+        raise ValueError(f"final_eval must be one of {', '.join(FINAL_EVALUATIONS)}, got {final_eval!r}")
     if hasattr(model, "rows_to_strings"):  # a sequence VAE decodes whole lines
         lines = model.rows_to_strings(sample_images(model, 20))
         pictures = {"samples": str(run_dir / "samples.txt")}
@@ -93,19 +156,41 @@ def write_run_report(
     if (run_dir / HISTORY_NAME).is_file():
         pictures["training_curves"] = str(plot_training_curves(run_dir / HISTORY_NAME, run_dir / "training_curves.png"))
     pictures.update(write_latent_pictures(model, data, run_dir))
+    split = "test" if data.info["sizes"]["test"] else "validation"
     report = {
         "run": spec.to_dict(),
         "seed": spec.trainer.seed,
         "versions": software_versions(),
         "data": data.info,
         "training": dataclasses.asdict(fit),
-        "test": evaluate_split(
-            model, data, "test" if data.info["sizes"]["test"] else "validation", num_samples=model.report_samples
-        ),
+        "final_evaluation": final_eval,
+        "test": final_evaluation(model, data, split, final_eval),
         "pictures": pictures,
     }
+    report["notes"] = quality_notes(model, fit, report["test"])
     write_text_atomic(run_dir / REPORT_FILE, json.dumps(report, indent=2) + "\n")
     return report
+
+
+def final_evaluation(model: GenerativeModel, data: DataSplits, split: str, final_eval: str) -> dict[str, Any]:
+    """The end-of-run evaluation: all of ``split``, a quick look at it, or nothing (``skipped``)."""
+    if final_eval == "none":
+        return {"split": split, "skipped": True}
+    if final_eval == "full":
+        return evaluate_split(model, data, split, num_samples=model.report_samples)
+    full_samples = model.report_samples
+    if full_samples is None and len(data.data_shape) == 3:  # images: as many samples as held-out images
+        full_samples = len(held_out_images(data))
+    quick = {
+        "max_examples": QUICK_EVALUATION["max_examples"],
+        "importance_samples": min(QUICK_EVALUATION["importance_samples"], _importance_samples(model)),
+        "num_samples": min(QUICK_EVALUATION["num_samples"], full_samples or QUICK_EVALUATION["num_samples"]),
+    }
+    return {**evaluate_split(model, data, split, **quick), "quick": quick}
+
+
+def _importance_samples(model: GenerativeModel) -> int:
+    return getattr(model.config, "importance_samples", QUICK_EVALUATION["importance_samples"])
 
 
 def write_text_samples(model: SequenceModel, path: Path, count: int = 3, length: int = 300) -> Path:
@@ -116,7 +201,10 @@ def write_text_samples(model: SequenceModel, path: Path, count: int = 3, length:
 
 
 def sample_images(model: GenerativeModel, n: int, seed: int = SAMPLE_SEED) -> torch.Tensor:
-    return model.sample(n, generator=torch.Generator(device=model.device).manual_seed(seed))
+    with PhaseProgress("samples for the report", n, "samples") as shown:
+        samples = model.sample(n, generator=torch.Generator(device=model.device).manual_seed(seed))
+        shown.update(n)
+    return samples
 
 
 def write_latent_pictures(model: GenerativeModel, data: DataSplits, out_dir: Path) -> dict[str, str]:
@@ -127,10 +215,9 @@ def write_latent_pictures(model: GenerativeModel, data: DataSplits, out_dir: Pat
     shown = slice(0, 32)
     pictures = {
         "reconstructions": str(
-            save_image_grid(
+            save_reconstructions(
                 reconstruct(model, test.images[shown], None if test.labels is None else test.labels[shown]),
                 out_dir / "reconstructions.png",
-                columns=16,
             )
         )
     }

@@ -115,6 +115,20 @@ def load_run_spec(run_dir: str | Path) -> RunSpec:
     return RunSpec.from_dict(read_json(path, "a run's spec"))
 
 
+def run_name(spec: RunSpec) -> str:
+    """The model's name with what sets this model apart from the family's default: ``vae-conditional-iwae``.
+
+    Conditional models (``num_classes`` > 0) and a training objective other than the default are named.
+    """
+    defaults = get_model_class(spec.model).config_class()
+    settings = spec.model_config
+    qualifiers = ["conditional"] if settings.get("num_classes") else []
+    objective = settings.get("objective")
+    if objective is not None and objective != getattr(defaults, "objective", None):
+        qualifiers.append(str(objective))
+    return "-".join([spec.model, *qualifiers])
+
+
 def default_run_dir(model: str, data: str, root: str | Path = "runs") -> Path:
     """``runs/MODEL-DATA``, numbered so an earlier run is never overwritten."""
     base = Path(root) / f"{model}-{Path(data).name}"

@@ -9,16 +9,17 @@ Layout of ``RUN/``: ``run.json`` (what was asked: model, data, trainer, seed, ve
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 from lightning_fabric.utilities.rank_zero import rank_zero_only
 
 from genmodels.data import DataSplits, load_data
-from genmodels.errors import CheckpointError, DataError
+from genmodels.errors import CheckpointError, ConfigError, DataError
 from genmodels.io.files import read_json, write_text_atomic
 from genmodels.io.run_directory import claim_run_directory
 from genmodels.io.versions import software_versions
@@ -28,11 +29,11 @@ from genmodels.models.registry import get_model_class
 from genmodels.models.sizing import TRAINING_COPIES, build_model_checked
 from genmodels.models.tabular.layout import TableModel
 from genmodels.nn.lora import LoRASettings, apply_lora
-from genmodels.runs.report import write_run_report
+from genmodels.runs.report import FINAL_EVALUATIONS, write_run_report
 from genmodels.runs.spec import MODEL_DIR, RESUMABLE_CHANGES, RUN_FILE, RunSpec
 from genmodels.training import FitResult, Trainer
 from genmodels.training.checkpoint import checkpoint_step
-from genmodels.training.trainer import CHECKPOINT_NAME
+from genmodels.training.trainer import CHECKPOINT_NAME, HISTORY_NAME
 from genmodels.transfer.finetuning import BaseModel, adapt_to_data, load_base
 
 
@@ -107,13 +108,30 @@ def _lora_refusal(base: GenerativeModel, model: GenerativeModel, data: DataSplit
     )
 
 
+QUICK_TRAINING = {"max_seconds": 30.0}
+"""The trainer settings of a first try (``--quick``): at most 30 s of training, over which a decaying
+learning rate decays; with it comes a quick final evaluation (:data:`~genmodels.runs.report.QUICK_EVALUATION`)."""
+
+
 @dataclass
 class RunOutcome:
+    """A finished run: the trained model (in eval mode), its data, the training result, the report and files."""
+
     run_dir: Path
     model: GenerativeModel
     data: DataSplits
     fit: FitResult
     report: dict[str, Any]
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """The training and validation log (``history.csv``), one row per logged step and split."""
+        return pd.read_csv(self.run_dir / HISTORY_NAME)
+
+    @property
+    def pictures(self) -> dict[str, Path]:
+        """The files the report wrote (samples, curves, reconstructions, ...), by name."""
+        return {name: Path(path) for name, path in self.report["pictures"].items()}
 
 
 def train_run(
@@ -121,14 +139,18 @@ def train_run(
     run_dir: str | Path,
     resume: bool = False,
     check_model: Callable[[GenerativeModel], None] | None = None,
+    final_eval: str = "full",
 ) -> RunOutcome | None:
     """Train the spec's model into ``run_dir``; returns None on processes other than the main one.
 
     The run directory is held for the whole run (:func:`~genmodels.io.run_directory.claim_run_directory`):
     a second process is refused, and a new run refuses a directory that already holds files.
     ``check_model`` sees the built model before training starts, to refuse what the caller cannot
-    use (a detector's score) before any work is spent.
+    use (a detector's score) before any work is spent. ``final_eval`` is the end-of-run evaluation:
+    ``full``, ``quick`` or ``none`` (see :func:`~genmodels.runs.report.write_run_report`).
     """
+    if final_eval not in FINAL_EVALUATIONS:
+        raise ConfigError(f"final_eval must be one of {', '.join(FINAL_EVALUATIONS)}, got {final_eval!r}")
     run_dir = Path(run_dir)
     hint = "pass --resume to continue it, or choose another directory" if not resume else ""
     with claim_run_directory(run_dir, new=not resume, refusal_hint=hint):
@@ -159,8 +181,48 @@ def train_run(
         model.save_pretrained(
             run_dir / MODEL_DIR, run=str(run_dir.resolve()), data=data.info, trained_steps=fit.steps, **lineage
         )
-        report = write_run_report(run_dir, model, data, spec, fit)
+        report = write_run_report(run_dir, model, data, spec, fit, final_eval)
         return RunOutcome(run_dir, model, data, fit, report)
+
+
+def train(
+    model: str,
+    data: str | Path | Mapping[str, Any],
+    output: str | Path | None = None,
+    *,
+    max_steps: int | None = None,
+    max_seconds: float | None = None,
+    seed: int | None = None,
+    model_config: Mapping[str, Any] | None = None,
+    trainer: Mapping[str, Any] | None = None,
+    quick: bool = False,
+    final_eval: str | None = None,
+    resume: bool = False,
+) -> RunOutcome:
+    """What ``genmodels train`` does, in one call: train, save, sample, plot, evaluate; returns the run.
+
+    ``data`` is a data set name, a path, or the ``[data]`` section as a mapping (``{"name": "mnist5k",
+    "binarize": False}``); ``model_config`` and ``trainer`` are the ``[model]`` and ``[trainer]``
+    sections. ``output`` defaults to ``runs/MODEL-DATA`` (numbered, never overwritten). ``quick`` is
+    ``--quick``: :data:`QUICK_TRAINING` and a quick final evaluation. ``final_eval``: ``full``,
+    ``quick`` or ``none`` (default: ``quick`` with ``quick``, else ``full``). The returned
+    :class:`RunOutcome` holds the model (in eval mode), its data, the fit, the report, the history
+    and the pictures' paths. Data-parallel runs return their outcome on the main process only.
+    """
+    from genmodels.runs.spec import default_run_dir, make_spec, run_name
+
+    data_section = dict(data) if isinstance(data, Mapping) else {"name": str(data)}
+    if "name" not in data_section:
+        raise ConfigError("data needs a name: a data set name (see `genmodels datasets`) or a path")
+    given = {"max_steps": max_steps, "max_seconds": max_seconds, "seed": seed}
+    trainer_section = {**(QUICK_TRAINING if quick else {}), **(trainer or {})}
+    trainer_section.update({name: value for name, value in given.items() if value is not None})
+    spec = make_spec(model, data_section, dict(model_config or {}), trainer_section)
+    run_dir = Path(output) if output is not None else default_run_dir(run_name(spec), data_section["name"])
+    outcome = train_run(spec, run_dir, resume=resume, final_eval=final_eval or ("quick" if quick else "full"))
+    if outcome is None:
+        raise RuntimeError("this process is not the main one of a data-parallel run; its outcome is on rank 0")
+    return outcome
 
 
 def _leave_process_group() -> None:

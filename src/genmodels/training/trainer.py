@@ -154,7 +154,11 @@ class Trainer:
         validation: Columns | None = None,
         resume: bool = False,
     ) -> FitResult:
-        """Train until ``max_steps``, the time budget or early stopping; with ``resume``, from the last checkpoint."""
+        """Train until ``max_steps``, the time budget or early stopping; with ``resume``, from the last checkpoint.
+
+        The model ends in eval mode, so what it computes next (``log_prob``, ``elbo``, ``score``) is a
+        result without autograd state; another ``fit`` puts it back in training mode.
+        """
         config = self.config
         run = self._set_up(model, train, validation, resume)
         try:
@@ -167,7 +171,7 @@ class Trainer:
                     self._validate_and_watch(run, run.validation)
                 if run.step % config.checkpoint_every == 0 or finished or run.state.should_stop:
                     self._save_checkpoint(run.step, run)
-                run.progress.advance(run.step)
+                run.progress.advance(run.step, run.state.seconds)
                 self._announce_stop(run)
         finally:
             run.progress.close()
@@ -212,7 +216,11 @@ class Trainer:
             schedule=schedule,
             history=self._open_history(model, take(train, schedule.indices(0)), start_step),
             progress=TrainingProgress(
-                config.max_steps, start_step, enabled=config.progress_bar and fabric.is_global_zero
+                config.max_steps,
+                start_step,
+                is_main=fabric.is_global_zero,
+                show_bar=config.progress_bar,
+                max_seconds=config.max_seconds,
             ),
         )
         self._start_clock(run)
@@ -331,6 +339,7 @@ class Trainer:
         seconds = time.perf_counter() - run.resumed_at
         if self.config.restore_best and run.state.best_model is not None:
             run.model.load_state_dict(run.state.best_model)
+        run.model.eval()
         examples = (run.step - run.start_step) * run.batches_per_step * self.config.batch_size * run.fabric.world_size
         return FitResult(
             steps=run.step,

@@ -43,10 +43,13 @@ def write_sdf(smiles: list[str], path: str | Path) -> Path:
 
 
 def draw_grid(smiles: list[str], path: str | Path, columns: int = 6, legends: list[str] | None = None) -> Path:
+    """The molecules that parse, ``columns`` to a row (fewer when there are fewer), so the canvas fits them."""
     molecules = [(parse(text), legend) for text, legend in zip(smiles, legends or smiles, strict=True)]
     molecules = [(molecule, legend) for molecule, legend in molecules if molecule is not None]
+    if not molecules:
+        raise ValueError(f"none of the {len(smiles)} SMILES to draw is a valid molecule; {path} was not written")
     image = Draw.MolsToGridImage(
-        [molecule for molecule, _ in molecules], molsPerRow=columns, subImgSize=(250, 200),
+        [molecule for molecule, _ in molecules], molsPerRow=min(columns, len(molecules)), subImgSize=(250, 200),
         legends=[legend[:40] for _, legend in molecules],
     )  # fmt: skip
     image.save(str(path))

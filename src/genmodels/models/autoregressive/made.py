@@ -27,7 +27,7 @@ from genmodels.models.autoregressive.pixels import (
     pixel_targets,
     sample_pixels,
 )
-from genmodels.models.base import ModelConfig
+from genmodels.models.base import ModelConfig, evaluation_result
 from genmodels.models.registry import register_model
 from genmodels.nn.masked import MaskedLinear, made_masks
 
@@ -111,12 +111,14 @@ class MADE(AutoregressiveImageModel):
         inputs = targets.float() / (self.config.pixel_levels - 1)
         return pixel_log_probs(self.logits(inputs, mask_index, labels), targets, self.config.pixel_levels)
 
+    @evaluation_result
     def pixel_log_probs(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """log p(x_d | x_<d) of every pixel under the first mask, ``(batch, *data_shape)``."""
         x = self.check_input(x)
         labels = class_labels(labels, len(x), self.config.num_classes, x.device)
         return self._pixel_log_probs(x, 0, labels).view(len(x), *self.config.data_shape)
 
+    @evaluation_result
     def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Exact log p(x) in nats; with ``ensemble_masks`` > 1, of the equal mixture of that many masks."""
         x = self.check_input(x)

@@ -25,7 +25,7 @@ from genmodels.models.autoregressive.pixels import (
     pixel_targets,
     sample_pixels,
 )
-from genmodels.models.base import ModelConfig
+from genmodels.models.base import ModelConfig, evaluation_result
 from genmodels.models.registry import register_model
 
 
@@ -122,6 +122,7 @@ class PixelCNN(AutoregressiveImageModel):
             vertical, horizontal = layer(vertical, horizontal, labels)
         return self.head(horizontal).permute(0, 2, 3, 1)
 
+    @evaluation_result
     def pixel_log_probs(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """log p(x_ij | pixels before it) of every pixel, ``(batch, 1, height, width)``."""
         x = self.check_input(x)
@@ -130,6 +131,7 @@ class PixelCNN(AutoregressiveImageModel):
         inputs = targets[:, None].float() / (self.config.pixel_levels - 1)
         return pixel_log_probs(self.logits(inputs, labels), targets, self.config.pixel_levels)[:, None]
 
+    @evaluation_result
     def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Exact log p(x) in nats, the sum of every pixel's conditional."""
         return self.pixel_log_probs(x, labels).flatten(1).sum(1)

@@ -21,7 +21,7 @@ from genmodels.data.tokenizers import TOKENIZER_FILE, Tokenizer, load_tokenizer
 from genmodels.errors import CheckpointError
 from genmodels.io.validation import PositiveInt, Sizes
 from genmodels.models.autoregressive.token_choice import TokenConstraint, choose_next_tokens
-from genmodels.models.base import Batch, GenerativeModel, ModelConfig
+from genmodels.models.base import Batch, GenerativeModel, ModelConfig, evaluation_result
 
 State = Any
 
@@ -132,10 +132,12 @@ class SequenceModel(TokenModel):
         """Mean negative log-likelihood per predicted token, in nats."""
         return {"loss": -self.token_log_probs(batch["x"]).mean()}
 
+    @evaluation_result
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Exact log p(x_1, ..., x_T | x_0) of each row, in nats."""
         return self.token_log_probs(x).sum(dim=1)
 
+    @evaluation_result
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Negative log-likelihood per predicted token: rows of different lengths stay comparable."""
         return -self.token_log_probs(x).mean(dim=1)

@@ -32,6 +32,8 @@ from genmodels.models.base import Batch, GenerativeModel, ModelConfig, TrainingP
 GAN_LOSSES = ("nonsaturating", "hinge", "wasserstein")
 PINNED_ACCURACY = 0.99
 """Discriminator accuracy at or above this on held-out data means the generator gets no useful gradient."""
+EMA_MATURITY = 3
+"""An EMA of decay d averages over about 1 / (1 - d) updates; before this many times that, it lags the generator."""
 COLLAPSED_DIVERSITY = 0.5
 """Samples less than half as spread out as real data (mean pairwise distance) signal mode collapse."""
 EXPLODED_GENERATOR_LOSS = 5.0
@@ -279,6 +281,26 @@ class BaseGAN(GenerativeModel):
                     f"generator loss exploded (divergence): {recent[-1]['generator_loss']:.3g} (lowest {lowest:.3g})"
                 )
         return warnings
+
+    def untrained_signs(self, validation: Mapping[str, float]) -> list[str]:
+        """A discriminator that still tells every generated image apart, and an EMA generator younger than its decay."""
+        signs = []
+        accuracy = validation.get("discriminator_accuracy")
+        if accuracy is not None and accuracy >= PINNED_ACCURACY:
+            signs.append(
+                f"discriminator accuracy {accuracy:.2f} at the end: it tells every generated image from a real "
+                "one, so the generator does not yet produce realistic images; train longer"
+            )
+        if self.config.ema_decay > 0:
+            horizon = 1.0 / (1.0 - self.config.ema_decay)
+            updates = int(self.ema_updates)
+            if updates < EMA_MATURITY * horizon:
+                signs.append(
+                    f"the EMA generator (ema_decay {self.config.ema_decay:g}, an average over about {horizon:.0f} "
+                    f"updates) has had {updates}, fewer than {EMA_MATURITY * horizon:.0f}: its samples lag far "
+                    "behind the generator; train longer, lower model.ema_decay, or sample with use_ema=False"
+                )
+        return signs
 
     # --- generation and scoring -----------------------------------------------------------
     def _sample(

@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genmodels.io.validation import PositiveInt, Sizes
-from genmodels.models.base import Batch, GenerativeModel
+from genmodels.models.base import Batch, GenerativeModel, evaluation_result
 from genmodels.models.registry import register_model
 from genmodels.models.tabular.layout import TableLayoutConfig, TableModel
 from genmodels.nn.masked import MaskedLinear, made_masks
@@ -103,6 +103,7 @@ class TabularMADE(TableModel, GenerativeModel):
             parts.append((F.log_softmax(logits, -1) * x[:, group]).sum(-1, keepdim=True))
         return torch.cat(parts, dim=1)
 
+    @evaluation_result
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Exact log p(x): a density over standardised numbers times a probability over categories."""
         return self.feature_log_probs(x).sum(1)

@@ -28,7 +28,7 @@ from torch.distributions import ContinuousBernoulli
 from torch.nn import functional as F
 
 from genmodels.io.validation import ImportanceSamples, NonNegativeFloat, NonNegativeInt, PositiveInt
-from genmodels.models.base import Batch, GenerativeModel, ModelConfig
+from genmodels.models.base import Batch, GenerativeModel, ModelConfig, evaluation_result
 from genmodels.nn.gaussian import (
     gaussian_kl_per_dim,
     importance_weighted_bound,
@@ -172,6 +172,7 @@ class BaseVAE(GenerativeModel):
         reconstruction = self._log_likelihood(x_flat, self._decoder_parameters(z, labels))
         return {"reconstruction": reconstruction, "kl_per_dim": gaussian_kl_per_dim(z_mean, z_log_var)}
 
+    @evaluation_result
     def elbo(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Evidence lower bound on log p(x) in nats, one reparameterised sample, ``(batch,)``."""
         terms = self.elbo_terms(x, labels)
@@ -252,10 +253,12 @@ class BaseVAE(GenerativeModel):
         metrics.update({f"kl_dim_{index}": float(value) for index, value in enumerate(kl_per_dim)})
         return metrics
 
+    @evaluation_result
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Negative importance-weighted log-likelihood (unconditional models)."""
         return -self.log_prob(x)
 
+    @evaluation_result
     def reconstruction_map(self, x: torch.Tensor) -> torch.Tensor:
         """Squared error per element between ``x`` and the decoded posterior mean: ``(batch, *data_shape)``."""
         z_mean, _ = self.encode(x)

@@ -25,7 +25,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from genmodels.io.validation import ImportanceSamples, NonNegativeFloat, NonNegativeInt, PositiveInt, Sizes
 from genmodels.models.autoregressive.sequence import TokenModel
 from genmodels.models.autoregressive.token_choice import choose_next_tokens
-from genmodels.models.base import Batch, ModelConfig
+from genmodels.models.base import Batch, ModelConfig, evaluation_result
 from genmodels.models.registry import register_model
 from genmodels.nn.gaussian import (
     gaussian_kl_per_dim,
@@ -173,6 +173,7 @@ class SmilesVAE(TokenModel):
         return rows
 
     # --- likelihoods and bounds -------------------------------------------------------------
+    @evaluation_result
     def elbo(self, x: torch.Tensor) -> torch.Tensor:
         """Evidence lower bound on log p(row) in nats, one reparameterised sample, ``(batch,)``."""
         tokens, counted = self._targets(x)
@@ -193,6 +194,7 @@ class SmilesVAE(TokenModel):
                 log_weights.append(self._token_log_probs(tokens, counted, z) + latent_log_weights)
             return importance_weighted_bound(torch.cat(log_weights))
 
+    @evaluation_result
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Negative log-likelihood estimate per counted token: sequences of different lengths stay comparable."""
         _, counted = self._targets(x)
