@@ -200,7 +200,7 @@ def create_app(models: Sequence[ServedModel], settings: ServerSettings | None = 
     async def score(name: str, request: Request) -> schemas.ScoreResponse:
         """Anomaly scores of JSON rows or an uploaded file; with a saved detector, flags at its threshold."""
         worker = _worker(workers, name)
-        x, raw = await _rows(request, worker.served, settings)
+        x, raw, _ = await _rows(request, worker.served, settings)
         loop = asyncio.get_running_loop()
         return await _within(settings, loop.run_in_executor(worker.executor, worker.served.score, x, raw))
 
@@ -209,9 +209,9 @@ def create_app(models: Sequence[ServedModel], settings: ServerSettings | None = 
     async def log_prob(name: str, request: Request) -> schemas.LogProbResponse:
         """Log-likelihood of each row in nats (exact or the bound ``log_prob_kind`` names)."""
         worker = _worker(workers, name)
-        x, _ = await _rows(request, worker.served, settings)
+        x, _, labels = await _rows(request, worker.served, settings)
         loop = asyncio.get_running_loop()
-        return await _within(settings, loop.run_in_executor(worker.executor, worker.served.log_prob, x))
+        return await _within(settings, loop.run_in_executor(worker.executor, worker.served.log_prob, x, labels))
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
@@ -237,9 +237,9 @@ async def _within(settings: ServerSettings, work: Any) -> Any:
         ) from None
 
 
-async def _rows(request: Request, served: ServedModel, settings: ServerSettings) -> tuple[Any, Any]:
-    """Rows from a JSON body or from uploaded files, within the row limit."""
-    content_type = request.headers.get("content-type", "")
+async def _rows(request: Request, served: ServedModel, settings: ServerSettings) -> tuple[Any, Any, list[int] | None]:
+    """Rows from a JSON body or from uploaded files, within the row limit, and the JSON body's labels."""
+    content_type, labels = request.headers.get("content-type", ""), None
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=settings.max_rows, max_fields=16)
         uploads = [value for value in form.getlist("file") if isinstance(value, UploadFile)]
@@ -253,13 +253,15 @@ async def _rows(request: Request, served: ServedModel, settings: ServerSettings)
         try:
             body = schemas.RowsRequest.model_validate_json(await request.body())
         except ValidationError as error:
-            raise RequestValidationError(error.errors(include_url=False)) from None
+            errors = error.errors(include_url=False)
+            raise RequestValidationError([{**item, "loc": ("body", *item["loc"])} for item in errors]) from None
         x, raw = served.rows_from_json(body.rows)
+        labels = body.labels
     if len(x) > settings.max_rows:
         raise RequestError(
             ["body", "rows"], f"{len(x)} rows; at most {settings.max_rows} per request (--max-rows)", 413
         )
-    return x, raw
+    return x, raw, labels
 
 
 async def _generation_events(state: ServerState, served: ServedModel, request: schemas.GenerateRequest):
@@ -365,7 +367,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(error.status, error.loc, error.message)
 
     @app.exception_handler(GenmodelsError)
-    async def bad_data(request: Request, error: GenmodelsError) -> JSONResponse:
+    @app.exception_handler(ValueError)
+    @app.exception_handler(TypeError)
+    async def bad_data(request: Request, error: Exception) -> JSONResponse:
+        """What a model refuses in the rows it is given (a shape, a label): the model's own one-line message."""
         return _error(422, ["body"], str(error).splitlines()[0])
 
     @app.exception_handler(torch.cuda.OutOfMemoryError)

@@ -54,6 +54,7 @@ class RowsRequest(Request):
         description="Table rows as objects (column: value), SMILES or text lines as strings, "
         "or arrays of shape data_shape (images in [0, 1]).",
     )
+    labels: list[int] | None = Field(None, description="log_prob of a conditional model: the class of each row.")
 
 
 class ModelCapabilities(BaseModel):

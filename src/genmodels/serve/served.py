@@ -61,8 +61,11 @@ class ServedModel:
     # --- what the model is ------------------------------------------------------------------
     @property
     def controls(self) -> tuple[str, ...]:
+        if self.data_kind == "molecules":
+            return ("temperature",)
         accepted = self.model.sampling_controls
-        return tuple(name for name in schemas.CONTROL_FIELDS if accepted is None or name in accepted)
+        named = [name for name in schemas.CONTROL_FIELDS if accepted is None or name in accepted]
+        return tuple(name for name in named if name != "labels" or self.model.is_conditional)
 
     @property
     def is_text_like(self) -> bool:
@@ -241,6 +244,8 @@ class ServedModel:
 
     # --- scores -----------------------------------------------------------------------------
     def score(self, x: torch.Tensor | list[str], raw: pd.DataFrame | None) -> schemas.ScoreResponse:
+        if self.model.is_conditional:
+            raise RequestError(["path", "name"], f"{self.name!r} is conditional: its scores need labels; use log_prob", 400)
         if isinstance(x, list):
             values = -self._line_log_likelihood(x)
             ranks = (-values).argsort(kind="stable").argsort() + 1
@@ -249,7 +254,7 @@ class ServedModel:
                 for row, (value, rank) in enumerate(zip(values, ranks, strict=True))
             ]
             return schemas.ScoreResponse(score="nll_per_token", threshold=None, flagged=None, rows=rows)
-        detector = self.detector or Detector(self.model)
+        detector = self.detector or Detector(self.model, score=next(iter(self.model.anomaly_scores())))
         table = scored_rows(detector, x, per_column=raw is not None)
         column_names = [name for name in table.columns if name.startswith("nll:")]
         rows = [
@@ -264,7 +269,7 @@ class ServedModel:
         flagged = int(table["flag"].sum()) if self.detector is not None else None
         return schemas.ScoreResponse(score=detector.score_name, threshold=threshold, flagged=flagged, rows=rows)
 
-    def log_prob(self, x: torch.Tensor | list[str]) -> schemas.LogProbResponse:
+    def log_prob(self, x: torch.Tensor | list[str], labels: list[int] | None = None) -> schemas.LogProbResponse:
         if self.model.log_prob_kind == "none":
             raise RequestError(
                 ["path", "name"],
@@ -275,8 +280,16 @@ class ServedModel:
             return schemas.LogProbResponse(
                 log_prob_kind="exact_mean_per_token", log_prob=self._line_log_likelihood(x).tolist()
             )
+        given = {}
+        if self.model.is_conditional:
+            classes = self.model.config.num_classes
+            if labels is None or len(labels) != len(x) or not all(0 <= label < classes for label in labels):
+                raise RequestError(["body", "labels"], f"a conditional model needs one label in [0, {classes}) per row")
+            given["labels"] = torch.tensor(labels, device=self.model.device)
+        elif labels is not None:
+            raise RequestError(["body", "labels"], f"{self.name!r} is not conditional: drop labels")
         with torch.no_grad():
-            values = self.model.log_prob(x.to(self.model.device))
+            values = self.model.log_prob(x.to(self.model.device), **given)
         return schemas.LogProbResponse(log_prob_kind=self.model.log_prob_kind, log_prob=values.cpu().tolist())
 
     def _line_log_likelihood(self, lines: list[str]) -> np.ndarray:
