@@ -245,7 +245,9 @@ class ServedModel:
     # --- scores -----------------------------------------------------------------------------
     def score(self, x: torch.Tensor | list[str], raw: pd.DataFrame | None) -> schemas.ScoreResponse:
         if self.model.is_conditional:
-            raise RequestError(["path", "name"], f"{self.name!r} is conditional: its scores need labels; use log_prob", 400)
+            raise RequestError(
+                ["path", "name"], f"{self.name!r} is conditional: its scores need labels; use log_prob", 400
+            )
         if isinstance(x, list):
             values = -self._line_log_likelihood(x)
             ranks = (-values).argsort(kind="stable").argsort() + 1
