@@ -61,7 +61,7 @@ def train_runs(root: Path, steps: int) -> dict[str, Path]:
     runs = {"digits": root / "made-digits", "shakespeare": root / "gpt-shakespeare", "fraud": root / "fraud"}
     run([*GENMODELS, "train", "made", "--data", "digits", "--max-steps", str(steps), "-o", str(runs["digits"]),
          "--set", "model.hidden_sizes=[256]"])  # fmt: skip
-    run([*GENMODELS, "train", "gpt", "--data", "tinyshakespeare", "--max-steps", str(steps), "-o",
+    run([*GENMODELS, "train", "gpt", "--data", "shakespeare", "--max-steps", str(steps), "-o",
          str(runs["shakespeare"]), "--set", "model.num_layers=2", "--set", "model.embedding_dim=64",
          "--set", "model.num_heads=4", "--set", "data.context_length=64"])  # fmt: skip
     table = root / "transactions.csv"
