@@ -195,23 +195,24 @@ def create_app(models: Sequence[ServedModel], settings: ServerSettings | None = 
         "required": True,
     }
 
+    async def answer_rows(name: str, request: Request, answer: Callable[..., Any]) -> Any:
+        """Read the rows of a score or log_prob request, then answer them in the model's worker thread."""
+        worker = _worker(workers, name)
+        x, raw, labels = await _rows(request, worker.served, settings)
+        loop = asyncio.get_running_loop()
+        return await _within(settings, loop.run_in_executor(worker.executor, answer, worker.served, x, raw, labels))
+
     @app.post("/models/{name}/score", response_model=schemas.ScoreResponse, tags=["models"], dependencies=guard,
               openapi_extra={"requestBody": score_body})  # fmt: skip
     async def score(name: str, request: Request) -> schemas.ScoreResponse:
         """Anomaly scores of JSON rows or an uploaded file; with a saved detector, flags at its threshold."""
-        worker = _worker(workers, name)
-        x, raw, _ = await _rows(request, worker.served, settings)
-        loop = asyncio.get_running_loop()
-        return await _within(settings, loop.run_in_executor(worker.executor, worker.served.score, x, raw))
+        return await answer_rows(name, request, lambda served, x, raw, labels: served.score(x, raw))
 
     @app.post("/models/{name}/log_prob", response_model=schemas.LogProbResponse, tags=["models"], dependencies=guard,
               openapi_extra={"requestBody": score_body})  # fmt: skip
     async def log_prob(name: str, request: Request) -> schemas.LogProbResponse:
         """Log-likelihood of each row in nats (exact or the bound ``log_prob_kind`` names)."""
-        worker = _worker(workers, name)
-        x, _, labels = await _rows(request, worker.served, settings)
-        loop = asyncio.get_running_loop()
-        return await _within(settings, loop.run_in_executor(worker.executor, worker.served.log_prob, x, labels))
+        return await answer_rows(name, request, lambda served, x, raw, labels: served.log_prob(x, labels))
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
