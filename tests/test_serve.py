@@ -345,3 +345,36 @@ def test_requests_with_different_controls_are_not_mixed(models):
     samples = [torch.tensor(response.json()["samples"]) for response in responses]
     expected = models[0].model.sample(2, torch.Generator().manual_seed(1), labels=2)
     assert torch.allclose(samples[1], expected, atol=1e-6)
+
+
+# --- shutdown --------------------------------------------------------------------------------------------
+def test_shutdown_lets_requests_in_flight_finish(models):
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(models[2:3], ServerSettings(max_new_tokens=2000))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    answers = []
+    request = {"prompt": "to be", "max_new_tokens": 1500, "seed": 0, "stream": False}
+    caller = threading.Thread(
+        target=lambda: answers.append(
+            httpx.post(f"http://127.0.0.1:{port}/models/shakespeare/generate", json=request, timeout=120)
+        )  # fmt: skip
+    )
+    caller.start()
+    while not app.state.server.active_streams:  # until the generation has started
+        time.sleep(0.01)
+    server.should_exit = True
+    caller.join(120)
+    thread.join(120)
+    assert answers[0].status_code == 200 and len(answers[0].json()["new_text"]) == 1500

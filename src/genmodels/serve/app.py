@@ -53,6 +53,7 @@ class ServerSettings:
     batch_window: float = 0.005
     max_batch_samples: int = 512
     stream_threads: int = 4
+    render_threads: int = 4
 
 
 @dataclass
@@ -68,6 +69,7 @@ class ServerState:
     workers: dict[str, ModelWorker]
     metrics: ServerMetrics
     stream_executor: ThreadPoolExecutor
+    render_executor: ThreadPoolExecutor
     active_streams: set[threading.Event] = field(default_factory=set)
 
 
@@ -97,7 +99,10 @@ def create_app(models: Sequence[ServedModel], settings: ServerSettings | None = 
             device=str(served.model.device),
         )  # fmt: skip
         workers[served.name] = ModelWorker(served, executor, batcher)
-    state = ServerState(settings, workers, metrics, ThreadPoolExecutor(settings.stream_threads, "genmodels-stream"))
+    state = ServerState(
+        settings, workers, metrics, ThreadPoolExecutor(settings.stream_threads, "genmodels-stream"),
+        ThreadPoolExecutor(settings.render_threads, "genmodels-render"),
+    )  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,6 +112,7 @@ def create_app(models: Sequence[ServedModel], settings: ServerSettings | None = 
         for worker in workers.values():
             worker.executor.shutdown(wait=True)
         state.stream_executor.shutdown(wait=True)
+        state.render_executor.shutdown(wait=True)
 
     app = FastAPI(
         title="genmodels",
@@ -150,8 +156,8 @@ def create_app(models: Sequence[ServedModel], settings: ServerSettings | None = 
             raise RequestError(["body", "n"], f"n must be at most {settings.max_samples} (--max-samples)")
         key, draw = worker.served.sampler(request)
         rows = await _within(settings, worker.batcher.sample(key, draw, request.n, request.seed))
-        loop = asyncio.get_running_loop()
-        body = await loop.run_in_executor(worker.executor, worker.served.render_samples, rows, request)
+        loop = asyncio.get_running_loop()  # encoded in a shared thread, while the model's thread draws the next batch
+        body = await loop.run_in_executor(state.render_executor, worker.served.render_samples, rows, request)
         return Response(body, media_type="image/png") if isinstance(body, bytes) else body
 
     @app.post(

@@ -107,9 +107,11 @@ class BatchStats:
 
 
 class DynamicBatcher:
-    """Queues sample requests per control setting and runs each group as one call in ``executor``.
+    """Queues sample requests and runs them, grouped by control setting, as one call each in ``executor``.
 
-    ``draw_for(controls)`` returns the ``draw(n, generator)`` of a setting; ``enabled=False`` runs
+    The model's thread takes the next batch as soon as it is free: requests that arrive while it
+    works wait and go together; a request that finds it idle waits ``window_seconds`` for company.
+    ``draw`` is the ``draw(n, generator)`` of a request's setting (``key``); ``enabled=False`` runs
     every request on its own (one forward pass per request), to compare.
     """
 
@@ -124,45 +126,53 @@ class DynamicBatcher:
     ) -> None:
         self.executor, self.window_seconds, self.max_rows, self.enabled = executor, window_seconds, max_rows, enabled
         self.on_batch, self.device = on_batch, device
-        self.queues: dict[Hashable, list[PendingSample]] = {}
+        self.waiting: dict[Hashable, list[PendingSample]] = {}
         self.draws: dict[Hashable, Callable[[int, torch.Generator], Any]] = {}
-        self.timers: dict[Hashable, asyncio.TimerHandle] = {}
+        self.timer: asyncio.TimerHandle | None = None
+        self.busy = False
         self.stats = BatchStats()
 
     @property
     def queued(self) -> int:
-        return sum(len(queue) for queue in self.queues.values())
+        return sum(len(queue) for queue in self.waiting.values())
 
     async def sample(self, key: Hashable, draw: Callable[[int, torch.Generator], Any], n: int, seed: int) -> Any:
-        """This request's ``n`` rows under ``seed``, drawn together with the requests of the same ``key``."""
+        """This request's ``n`` rows under ``seed``, drawn together with waiting requests of the same ``key``."""
         loop = asyncio.get_running_loop()
         pending = PendingSample(n, seed, loop.create_future())
         if not self.enabled:
-            self.queues[key], self.draws[key] = [pending], draw
-            self._flush(key)
+            self._submit(draw, [pending], busy=False)
             return await pending.future
-        queue = self.queues.setdefault(key, [])
-        if queue and sum(item.n for item in queue) + n > self.max_rows:
-            self._flush(key)
-            queue = self.queues.setdefault(key, [])
-        queue.append(pending)
+        self.waiting.setdefault(key, []).append(pending)
         self.draws[key] = draw
-        if sum(item.n for item in queue) >= self.max_rows:
-            self._flush(key)
-        elif key not in self.timers:
-            self.timers[key] = loop.call_later(self.window_seconds, self._flush, key)
+        if not self.busy:
+            if sum(item.n for item in self.waiting[key]) >= self.max_rows:
+                self._start_next()
+            elif self.timer is None:
+                self.timer = loop.call_later(self.window_seconds, self._start_next)
         return await pending.future
 
-    def _flush(self, key: Hashable) -> None:
-        timer = self.timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
-        batch = self.queues.pop(key, [])
-        if not batch:
+    def _start_next(self) -> None:
+        """Hand the oldest setting's waiting requests (up to ``max_rows`` samples) to the model's thread."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.busy or not self.waiting:
             return
-        draw = self.draws[key]
+        key = next(iter(self.waiting))
+        queue, batch, rows = self.waiting[key], [], 0
+        while queue and (not batch or rows + queue[0].n <= self.max_rows):
+            rows += queue[0].n
+            batch.append(queue.pop(0))
+        if not queue:
+            del self.waiting[key]
+        self._submit(self.draws[key], batch, busy=True)
+
+    def _submit(self, draw: Callable[[int, torch.Generator], Any], batch: list[PendingSample], busy: bool) -> None:
+        """Run ``batch`` in the model's thread; ``busy``: it is a batch, and the next one waits for it."""
+        self.busy = self.busy or busy
         work = asyncio.get_running_loop().run_in_executor(self.executor, self._run, draw, batch)
-        work.add_done_callback(lambda done: self._deliver(batch, done))
+        work.add_done_callback(lambda done: self._deliver(batch, done, busy))
 
     def _run(self, draw: Callable[[int, torch.Generator], Any], batch: list[PendingSample]) -> list[Any]:
         """In the worker thread: one pass for the whole batch, or one per request where draws do not split."""
@@ -179,13 +189,17 @@ class DynamicBatcher:
             self.on_batch(len(batch), sum(n for n, _ in requests))
         return parts
 
-    @staticmethod
-    def _deliver(batch: list[PendingSample], done: asyncio.Future) -> None:
-        error = done.exception()
+    def _deliver(self, batch: list[PendingSample], done: asyncio.Future, was_batch: bool) -> None:
+        error = None if done.cancelled() else done.exception()
         for index, item in enumerate(batch):
             if item.future.done():
                 continue
-            if error is not None:
+            if done.cancelled():
+                item.future.cancel()
+            elif error is not None:
                 item.future.set_exception(error)
             else:
                 item.future.set_result(done.result()[index])
+        if was_batch:
+            self.busy = False
+            self._start_next()  # those waiting have waited long enough

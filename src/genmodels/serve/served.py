@@ -152,7 +152,7 @@ class ServedModel:
                 from genmodels.plotting.grids import grid_picture
 
                 buffer = io.BytesIO()
-                grid_picture(rows).save(buffer, format="PNG")
+                grid_picture(rows).save(buffer, format="PNG", compress_level=1)  # fast; grids compress well anyway
                 return buffer.getvalue()
             return schemas.ImageSamples(shape=list(rows.shape), samples=rows.cpu().tolist())
         if self.data_kind == "text":
