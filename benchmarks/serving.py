@@ -144,6 +144,9 @@ def scenarios(csv_bytes: bytes) -> dict[str, object]:
         "image sampling (16 images, PNG grid)": lambda http, i: http.post(
             "/models/made-digits/sample", json={"n": 16, "seed": max(i, 0), "format": "png"}
         ),
+        "image sampling (16 images, JSON arrays)": lambda http, i: http.post(
+            "/models/made-digits/sample", json={"n": 16, "seed": max(i, 0), "format": "json"}
+        ),
         "text generation (64 tokens)": lambda http, i: http.post(
             "/models/gpt-shakespeare/generate",
             json={"prompt": "ROMEO:", "max_new_tokens": 64, "seed": max(i, 0), "stream": False},
