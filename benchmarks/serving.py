@@ -3,10 +3,10 @@
 Trains three tiny but real runs (a MADE on the 8x8 digits, a GPT on Tiny Shakespeare, a tabular
 MADE detector on a synthetic transactions table), starts the real command (uvicorn on 127.0.0.1)
 once with batching and once without, and drives it with 1, 8 and 32 concurrent httpx clients:
-image sampling (16 images per request, a PNG grid), text generation and CSV scoring. Then a fuzz
-run of malformed requests (every answer must be below 500), and streaming: time to the first
-token and tokens per second, beside the same generation run in-process as ``genmodels generate``
-runs it, and the command's wall time.
+image sampling (16 images per request, as a PNG grid and as JSON arrays), text generation and
+CSV scoring. Then a fuzz run of malformed requests (every answer must be below 500), and
+streaming: time to the first token and tokens per second, beside the same generation run
+in-process as ``genmodels generate`` runs it, and the command's wall time.
 
     python benchmarks/serving.py --output benchmarks/results/serving.json
 """
