@@ -27,23 +27,6 @@ ScoreName = Annotated[str, typer.Option(help="nll, negative_elbo, reconstruction
 FalsePositiveRate = Annotated[float, typer.Option(help="False-positive rate on held-out normal data.")]
 
 
-def _rows(model, path: Path) -> tuple[torch.Tensor, object]:
-    """The rows of a table (via the model's preprocessor) or of a .npy array, and the raw table if any."""
-    import numpy as np
-    import torch
-
-    from genmodels.data.tabular import TABLE_SUFFIXES, read_table
-
-    if path.suffix in TABLE_SUFFIXES:
-        if getattr(model, "preprocessor", None) is None:
-            raise typer.BadParameter(f"{path} is a table but the model was not trained on one (no preprocessor.json)")
-        table = read_table(path)
-        return model.preprocessor.transform(table), table
-    if path.suffix == ".npy":
-        return torch.from_numpy(np.load(path, allow_pickle=False)).float(), None
-    raise typer.BadParameter(f"{path}: give a .csv/.parquet table or a .npy array")
-
-
 @detect_app.command(
     "fit",
     cls=ListOptionsCommand,
@@ -160,25 +143,16 @@ def score_rows(
     For a table model with per-column likelihoods (tabular-made), each column's share of the row's
     NLL follows as ``nll:COLUMN``: the largest says which column makes the row unlikely.
     """
-    import numpy as np
-    import pandas as pd
-
     import genmodels
-    from genmodels.applications.anomaly import Detector, column_anomaly_map
+    from genmodels.applications.anomaly import Detector
+    from genmodels.applications.anomaly.rows import read_rows, scored_rows
     from genmodels.io.files import write_text_atomic
     from genmodels.io.run_directory import claim_output
 
     model = genmodels.load(run)
     detector = Detector.load(model, run)
-    x, raw = _rows(model, rows)
-    scores = detector.score(x)
-    ranks = (-scores).argsort(kind="stable").argsort() + 1
-    table = pd.DataFrame({"row": np.arange(len(scores)), "score": scores, "flag": scores > detector.threshold})
-    table["rank"] = ranks
-    if raw is not None and hasattr(model, "feature_log_probs"):
-        columns = [*model.preprocessor.numeric_columns, *model.preprocessor.categorical_columns]
-        for name, values in zip(columns, column_anomaly_map(model, x).T.numpy(), strict=True):
-            table[f"nll:{name}"] = values
+    x, raw = read_rows(model, rows)
+    table = scored_rows(detector, x, per_column=raw is not None)
     with claim_output(output):
         write_text_atomic(output, table.to_csv(index=False))
     console.print(f"{int(table['flag'].sum())} of {len(table)} rows flagged; wrote {output}")
@@ -201,6 +175,7 @@ def evaluate(
 
     import genmodels
     from genmodels.applications.anomaly import Detector, detection_metrics
+    from genmodels.applications.anomaly.rows import read_rows
     from genmodels.io.files import write_text_atomic
     from genmodels.io.run_directory import claim_output
     from genmodels.plotting.anomaly import plot_roc_curve, plot_score_histogram
@@ -209,7 +184,7 @@ def evaluate(
     detector = Detector.load(model, run)
     if labels.endswith(".npy"):
         truth = np.load(labels, allow_pickle=False)
-        x, _ = _rows(model, rows)
+        x, _ = read_rows(model, rows)
     else:
         from genmodels.data.tabular import read_table
 

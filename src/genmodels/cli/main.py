@@ -20,6 +20,7 @@ from genmodels.cli.info import info_commands
 from genmodels.cli.latent_space import latent_space_commands
 from genmodels.cli.molecules import molecules_app
 from genmodels.cli.sampling import sampling_commands
+from genmodels.cli.serve import serve_commands
 from genmodels.cli.train import train_commands
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ for commands in (
     catalog_commands,
     finetune_commands,
     info_commands,
+    serve_commands,
 ):
     app.add_typer(commands)
 app.add_typer(features_app, name="features")

@@ -32,12 +32,17 @@ def image_grid(images: torch.Tensor, columns: int | None = None, padding: int = 
     return grid[..., 0] if channels == 1 else grid
 
 
-def save_image_grid(images: torch.Tensor, path: str | Path, columns: int | None = None, min_size: int = 512) -> Path:
-    """Write the grid as a PNG, enlarged by a whole factor so it is at least ``min_size`` pixels wide."""
+def grid_picture(images: torch.Tensor, columns: int | None = None, min_size: int = 512) -> Image.Image:
+    """The grid as a picture, enlarged by a whole factor so it is at least ``min_size`` pixels wide."""
     grid = image_grid(images, columns)
     scale = max(1, math.ceil(min_size / grid.shape[1]))
     picture = Image.fromarray(grid)
-    picture = picture.resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.Resampling.NEAREST)
+    return picture.resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.Resampling.NEAREST)
+
+
+def save_image_grid(images: torch.Tensor, path: str | Path, columns: int | None = None, min_size: int = 512) -> Path:
+    """Write the grid as a PNG, enlarged by a whole factor so it is at least ``min_size`` pixels wide."""
+    picture = grid_picture(images, columns, min_size)
     path = Path(path)
     with atomic_path(path) as temporary:
         picture.save(temporary, format="PNG")

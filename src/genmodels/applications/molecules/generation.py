@@ -32,25 +32,25 @@ def sample_strings(
     batch_size: int = 1000,
     seed: int = 0,
     syntax_mask: bool = False,
+    generator: torch.Generator | None = None,
 ) -> list[str]:
     """``n`` generated lines (without the line break); unfinished ones come back as empty strings.
 
     A SMILES VAE decodes codes drawn from its prior; its window, not ``max_length``, bounds a line.
     ``syntax_mask`` samples a character model under :class:`SmilesSyntaxMask` (no line ends with a
-    branch or ring bond open).
+    branch or ring bond open). A ``generator`` given replaces the one seeded with ``seed``.
     """
     if model.tokenizer is None:
         raise RuntimeError("the model has no tokenizer: train it on a molecule corpus first")
     decodes_whole_lines = hasattr(model, "rows_to_strings")  # a SMILES VAE, not a token-by-token model
     if syntax_mask and decodes_whole_lines:
         raise ValueError("the syntax mask applies to sequence models; a SMILES VAE decodes whole codes")
+    generator = generator or torch.Generator(device=model.device).manual_seed(seed)
     if decodes_whole_lines:
-        generator = torch.Generator(device=model.device).manual_seed(seed)
         batches = (model.sample(min(batch_size, n - start), generator, temperature=temperature)
                    for start in range(0, n, batch_size))  # fmt: skip
         return [line for rows in batches for line in model.rows_to_strings(rows)]
     line_break = model.start_token()
-    generator = torch.Generator(device=model.device).manual_seed(seed)
     lines: list[str] = []
     with model.evaluating(), torch.no_grad():
         for start in range(0, n, batch_size):
