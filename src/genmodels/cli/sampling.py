@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -21,8 +21,8 @@ SampleFormat = Annotated[
     str,
     typer.Option(
         "--format",
-        help="png (a grid image; text models write .txt) or npy (an array (n, *data_shape): images in \\[0, 1], "
-        "token ids for text).",
+        help="png (a grid image; text models write .txt; table models write a .csv table) or npy (an array "
+        "(n, *data_shape): images in \\[0, 1], token ids for text, encoded rows for tables).",
     ),
 ]
 Truncation = Annotated[
@@ -33,7 +33,8 @@ Truncation = Annotated[
 @sampling_commands.command(
     epilog="Examples:\n\n  genmodels sample runs/vae-digits -n 64 -o samples.png\n\n"
     "  genmodels sample runs/gan-digits -n 1000 --format npy -o samples.npy --seed 3\n\n"
-    "  genmodels sample runs/dcgan-mnist5k --label 7 --truncation 0.7 -o sevens.png   (conditional GAN)"
+    "  genmodels sample runs/dcgan-mnist5k --label 7 --truncation 0.7 -o sevens.png   (conditional GAN)\n\n"
+    "  genmodels sample runs/tabular-flow-table -n 10000 -o synthetic.csv --condition country=de   (a table)"
 )
 def sample(
     run: Annotated[Path, typer.Argument(help="Run directory or saved model directory.")],
@@ -45,6 +46,10 @@ def sample(
     truncation: Truncation = None,
     strategy: Annotated[Optional[str], typer.Option(help="Ensembles: mixture, vote or rejection.")] = None,
     candidates: Annotated[Optional[int], typer.Option(help="Ensembles with vote: candidates per member.")] = None,
+    condition: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Table models: only rows with COLUMN=VALUE (repeatable; numbers within a tolerance)."),
+    ] = None,
 ) -> None:
     """Draw samples from a trained model, as a grid picture or an array."""
     import torch
@@ -56,9 +61,37 @@ def sample(
     model = genmodels.load(run)
     controls = {"labels": label, "truncation": truncation, "strategy": strategy, "candidates": candidates}
     given = {name: value for name, value in controls.items() if value is not None}
+    if getattr(model, "preprocessor", None) is not None and output_format == "png":
+        table = model.sample_table(n, torch.Generator().manual_seed(seed), _conditions(condition), **given)
+        output = _write_table(table, output)
+        console.print(f"wrote {n} rows to {output}")
+        return
+    if condition:
+        raise typer.BadParameter("--condition needs a table model (one saved with preprocessor.json)")
     samples = model.sample(n, generator=torch.Generator().manual_seed(seed), **given)
     output = _write_samples(model, samples, output, output_format)
     console.print(f"wrote {n} samples to {output}")
+
+
+def _conditions(assignments: list[str] | None) -> dict[str, str]:
+    """``COLUMN=VALUE`` options as a mapping (the preprocessor converts values to each column's type)."""
+    conditions = {}
+    for assignment in assignments or []:
+        column, equals, value = assignment.partition("=")
+        if not equals or not column:
+            raise typer.BadParameter(f"--condition takes COLUMN=VALUE, got {assignment!r}")
+        conditions[column] = value
+    return conditions
+
+
+def _write_table(table: Any, output: Path) -> Path:
+    """A sampled table as CSV, or Parquet for a .parquet/.pq name; a .png name becomes .csv."""
+    if output.suffix in (".parquet", ".pq"):
+        table.to_parquet(output, index=False)
+        return output
+    output = output.with_suffix(".csv") if output.suffix != ".csv" else output
+    table.to_csv(output, index=False)
+    return output
 
 
 def _write_samples(model: GenerativeModel, samples: torch.Tensor, output: Path, output_format: str) -> Path:

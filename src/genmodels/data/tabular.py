@@ -92,7 +92,10 @@ class TabularPreprocessor:
         unknown_categories: str = "error",
         missing_values: str = "error",
     ) -> TabularPreprocessor:
-        """Columns default to all; categorical ones default to the non-numeric, non-datetime and boolean columns."""
+        """Columns default to all; categorical ones default to the non-numeric, non-datetime and boolean columns.
+
+        A column with a single value (constant, or one category) becomes a one-category column, reproduced exactly.
+        """
         columns = list(columns) if columns is not None else list(frame.columns)
         _require_columns(frame, columns)
         if missing_values not in MISSING_VALUE_POLICIES:
@@ -102,10 +105,11 @@ class TabularPreprocessor:
             raise DataError(f"column(s) {empty} have no values (all NaN); drop them from the table or the columns")
         if missing_values == "error":
             _refuse_missing_values(frame, columns)
-        listed = set(categorical_columns or ())
+        constant = {name for name in columns if frame[name].nunique(dropna=True) == 1}
+        listed = set(categorical_columns or ()) | constant  # a constant column is a category reproduced exactly
         datetimes = [name for name in columns if name not in listed and _is_datetime(frame[name])]
         if categorical_columns is None:
-            listed = {name for name in columns if name not in datetimes and _is_categorical(frame[name])}
+            listed |= {name for name in columns if name not in datetimes and _is_categorical(frame[name])}
         categorical = [name for name in columns if name in listed]
         numeric = [name for name in columns if name not in listed]
         for name in numeric:
@@ -217,6 +221,8 @@ class TabularPreprocessor:
                 return column.map({"True": True, "False": False}).astype(bool)
             if dtype is not None and dtype.startswith(("int", "uint", "float")):
                 return pd.to_numeric(column)
+            if dtype is not None and dtype.startswith("datetime"):
+                return pd.to_datetime(column)
             return column
         if name in self.datetime_columns:
             return pd.Series(pd.to_datetime(np.round(values), unit="s"))
@@ -357,21 +363,55 @@ def is_table(spec: DataSpec) -> bool:
     return Path(spec.name).suffix in TABLE_SUFFIXES
 
 
-def load_tabular_data(spec: DataSpec) -> DataSplits:
-    """Seeded random splits of a table's rows; the preprocessor is fitted on the training rows only."""
+def _split_rows(spec: DataSpec) -> tuple[pd.DataFrame, pd.Series | None, dict[str, np.ndarray]]:
+    """The table without its label column, the label column, and each split's row positions (seeded)."""
     frame = read_table(spec.name)
     labels = None
     if spec.label_column is not None:
         _require_columns(frame, [spec.label_column])
-        labels_column = frame.pop(spec.label_column)
-        codes, classes = pd.factorize(labels_column, sort=True)
-        labels = torch.from_numpy(codes.astype(np.int64))
+        labels = frame.pop(spec.label_column)
     order = torch.randperm(len(frame), generator=torch.Generator().manual_seed(spec.split_seed)).numpy()
     n_test, n_validation = round(len(frame) * spec.test_fraction), round(len(frame) * spec.validation_fraction)
     if len(frame) - n_test - n_validation < 1:
         raise DataError(f"{spec.name}: {len(frame)} rows are too few for a training split")
     parts = {"test": order[:n_test], "validation": order[n_test : n_test + n_validation]}
     parts["train"] = order[n_test + n_validation :]
+    return frame, labels, parts
+
+
+def table_splits(spec: DataSpec) -> dict[str, pd.DataFrame]:
+    """The raw feature rows of each split, exactly the rows a table model trains and is tested on."""
+    frame, _, parts = _split_rows(spec)
+    columns = list(spec.columns) if spec.columns is not None else list(frame.columns)
+    return {name: frame.iloc[rows][columns].reset_index(drop=True) for name, rows in parts.items()}
+
+
+def column_kinds(frame: pd.DataFrame) -> dict[str, str]:
+    """Each column as ``numerical``, ``datetime`` or ``categorical`` (text and booleans), as the preprocessor
+    reads them by default; the synthetic-table metrics compare columns by these kinds."""
+    kinds = {}
+    for name in frame.columns:
+        if _is_datetime(frame[name]):
+            kinds[name] = "datetime"
+        elif _is_categorical(frame[name]):
+            kinds[name] = "categorical"
+        else:
+            kinds[name] = "numerical"
+    return kinds
+
+
+def datetimes_as_seconds(column: pd.Series) -> pd.Series:
+    """A datetime (or ISO 8601 text) column as seconds since 1970, NaN where missing."""
+    return pd.Series(_numbers(pd.DataFrame({"c": column}), ["c"], ["c"])[:, 0], index=column.index, name=column.name)
+
+
+def load_tabular_data(spec: DataSpec) -> DataSplits:
+    """Seeded random splits of a table's rows; the preprocessor is fitted on the training rows only."""
+    frame, labels_column, parts = _split_rows(spec)
+    labels = None
+    if labels_column is not None:
+        codes, classes = pd.factorize(labels_column, sort=True)
+        labels = torch.from_numpy(codes.astype(np.int64))
     preprocessor = TabularPreprocessor.fit(
         frame.iloc[parts["train"]], spec.columns, spec.categorical_columns, missing_values=spec.missing_values
     )
