@@ -20,6 +20,7 @@ from genmodels.cli.info import info_commands
 from genmodels.cli.latent_space import latent_space_commands
 from genmodels.cli.molecules import molecules_app
 from genmodels.cli.sampling import sampling_commands
+from genmodels.cli.tables import tables_app
 from genmodels.cli.train import train_commands
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ app.add_typer(features_app, name="features")
 app.add_typer(detect_app, name="detect")
 app.add_typer(molecules_app, name="molecules")
 app.add_typer(ensemble_app, name="ensemble")
+app.add_typer(tables_app, name="tables")
 
 
 def main() -> None:
