@@ -21,6 +21,7 @@ from genmodels.cli.latent_space import latent_space_commands
 from genmodels.cli.molecules import molecules_app
 from genmodels.cli.sampling import sampling_commands
 from genmodels.cli.serve import serve_commands
+from genmodels.cli.tables import tables_app
 from genmodels.cli.train import train_commands
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ app.add_typer(features_app, name="features")
 app.add_typer(detect_app, name="detect")
 app.add_typer(molecules_app, name="molecules")
 app.add_typer(ensemble_app, name="ensemble")
+app.add_typer(tables_app, name="tables")
 
 
 def main() -> None:

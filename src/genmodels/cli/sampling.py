@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -27,6 +27,8 @@ SAMPLE_FORMATS = {
     ".safetensors": "safetensors",
     ".txt": "txt",
     ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
 }
 """Output file extension -> the format written: a grid picture, arrays or tensors, decoded text, table rows."""
 
@@ -35,7 +37,8 @@ SampleFormat = Annotated[
     typer.Option(
         "--format",
         help="png (a grid image), npy, npz or safetensors (the array (n, *data_shape): images in \\[0, 1], token "
-        "ids for text), txt (text models) or csv (table models) \\[default: from the -o extension].",
+        "ids for text, encoded rows for tables), txt (text models), csv or parquet (table models: the table's own "
+        "columns) \\[default: from the -o extension].",
     ),
 ]
 Truncation = Annotated[
@@ -47,7 +50,8 @@ Truncation = Annotated[
     cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels sample runs/vae-digits -n 64 -o samples.png\n\n"
     "  genmodels sample runs/gan-digits -n 1000 -o samples.npy --seed 3   (the array; .npz, .safetensors too)\n\n"
-    "  genmodels sample runs/dcgan-mnist5k --label 7 --truncation 0.7 -o sevens.png   (conditional GAN)",
+    "  genmodels sample runs/dcgan-mnist5k --label 7 --truncation 0.7 -o sevens.png   (conditional GAN)\n\n"
+    "  genmodels sample runs/tabular-flow-table -n 10000 -o synthetic.csv --condition country=de   (a table)",
 )
 def sample(
     run: Annotated[Path, typer.Argument(help="Run directory or saved model directory.")],
@@ -62,6 +66,10 @@ def sample(
     truncation: Truncation = None,
     strategy: Annotated[Optional[str], typer.Option(help="Ensembles: mixture, vote or rejection.")] = None,
     candidates: Annotated[Optional[int], typer.Option(help="Ensembles with vote: candidates per member.")] = None,
+    condition: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Table models: only rows with COLUMN=VALUE (repeatable; numbers within a tolerance)."),
+    ] = None,
 ) -> None:
     """Draw samples from a trained model, as a grid picture or an array."""
     import torch
@@ -76,6 +84,14 @@ def sample(
     controls = {"labels": label, "truncation": truncation, "strategy": strategy, "candidates": candidates}
     given = {name: value for name, value in controls.items() if value is not None}
     generator = torch.Generator().manual_seed(seed)
+    if output_format in ("csv", "parquet"):
+        table = model.sample_table(n, generator, _conditions(condition), **given)
+        with claim_output(output):
+            _write_table(table, output, output_format)
+        console.print(f"wrote {n} rows to {output}")
+        return
+    if condition:
+        raise typer.BadParameter("--condition needs a table model (one saved with preprocessor.json)")
     chunk_rows = max(1, SAMPLE_CHUNK_BYTES // model.sample_bytes())
     with claim_output(output):
         if output_format == "npy" and n > chunk_rows:
@@ -87,7 +103,7 @@ def sample(
 
 def _sample_output(model: GenerativeModel, output: Path | None, output_format: str | None) -> tuple[Path, str]:
     """The file and format: --format if given, else the extension of -o, else what suits the model."""
-    formats = ", ".join(SAMPLE_FORMATS.values())
+    formats = ", ".join(dict.fromkeys(SAMPLE_FORMATS.values()))
     if output_format is not None and output_format not in SAMPLE_FORMATS.values():
         raise typer.BadParameter(f"--format must be one of {formats}, got {output_format!r}")
     if output is None:
@@ -105,10 +121,14 @@ def _sample_output(model: GenerativeModel, output: Path | None, output_format: s
     output_format = output_format or inferred
     if output_format == "txt" and not _is_text(model):
         raise typer.BadParameter(f"-o {output}: txt is for text models; {model.model_type!r} samples are arrays")
-    if output_format == "csv" and not _is_table(model):
-        raise typer.BadParameter(f"-o {output}: csv is for table models; {model.model_type!r} has no table columns")
+    if output_format in ("csv", "parquet") and not _is_table(model):
+        raise typer.BadParameter(
+            f"-o {output}: {output_format} is for table models; {model.model_type!r} has no table columns"
+        )
     if output_format == "png" and _is_text(model):
         raise typer.BadParameter(f"-o {output}: a text model writes text; end the file name in .txt")
+    if output_format == "png" and _is_table(model):
+        raise typer.BadParameter(f"-o {output}: a table model writes rows; end the file name in .csv or .parquet")
     return output, output_format
 
 
@@ -118,6 +138,28 @@ def _is_text(model: GenerativeModel) -> bool:
 
 def _is_table(model: GenerativeModel) -> bool:
     return getattr(model, "preprocessor", None) is not None
+
+
+def _conditions(assignments: list[str] | None) -> dict[str, str]:
+    """``COLUMN=VALUE`` options as a mapping (the preprocessor converts values to each column's type)."""
+    conditions = {}
+    for assignment in assignments or []:
+        column, equals, value = assignment.partition("=")
+        if not equals or not column:
+            raise typer.BadParameter(f"--condition takes COLUMN=VALUE, got {assignment!r}")
+        conditions[column] = value
+    return conditions
+
+
+def _write_table(table: Any, output: Path, output_format: str) -> None:
+    """A sampled table in its own columns, as CSV or Parquet."""
+    from genmodels.io.files import atomic_path, write_text_atomic
+
+    if output_format == "parquet":
+        with atomic_path(output) as temporary:
+            table.to_parquet(temporary, index=False)
+    else:
+        write_text_atomic(output, table.to_csv(index=False))
 
 
 def _write_npy_in_chunks(
@@ -159,8 +201,6 @@ def _write_samples(model: GenerativeModel, samples: torch.Tensor, output: Path, 
     if output_format == "txt":
         texts = [model.tokenizer.decode(row.tolist()) for row in samples]
         write_text_atomic(output, "\n\n----------\n\n".join(texts) + "\n")
-    elif output_format == "csv":
-        write_text_atomic(output, model.preprocessor.inverse_transform(samples).to_csv(index=False))
     elif output_format in ("npy", "npz"):
         import numpy as np
 

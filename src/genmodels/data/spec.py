@@ -50,6 +50,9 @@ class DataSpec:
     """Tables only: the feature columns (default: all but the label column)."""
     categorical_columns: tuple[str, ...] | None = None
     """Tables only: columns to one-hot encode (default: the non-numeric ones)."""
+    missing_values: str = "error"
+    """Tables only: ``error`` refuses NaN; ``indicator`` models where values are missing (a "missing" flag per
+    numeric column with NaNs, a "<missing>" category for categorical ones), so samples reproduce the rate."""
 
     def __post_init__(self) -> None:
         check_fields(self)

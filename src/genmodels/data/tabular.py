@@ -1,16 +1,24 @@
 """Tables (CSV or Parquet) as model-ready vectors: scaling and one-hot encoding fitted on training rows.
 
 The :class:`TabularPreprocessor` is saved as ``preprocessor.json`` beside the model, so new rows are
-encoded exactly as the training rows were. Bad input is refused, never guessed at: a missing
-column, a missing value (NaN), text in a numeric column, an infinite number or one float32 cannot
-hold, and by default a category never seen in training raise an error that names the column and
-the offending rows or values.
+encoded exactly as the training rows were, and sampled rows decode back to the original table:
+column names and order, dtypes, integers as integers, values clipped to the training range, datetimes
+(encoded as seconds since 1970) as datetimes. Bad input is refused, never guessed at: a missing
+column, a column with no values, text in a numeric column, an infinite number or one float32 cannot
+hold, and by default a missing value (NaN) or a category never seen in training raise an error that
+names the column and the offending rows or values.
+
+Missing values, with ``missing_values="indicator"``, are modelled explicitly rather than imputed: a
+numeric column with NaNs gains a two-category "is missing" group (its value is encoded as the training
+mean where missing), and a categorical column's NaN becomes one more category. A generative model
+then learns the missingness rate and how it depends on the other columns, and decoding writes NaN
+wherever the sampled indicator (or category) says missing.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +36,12 @@ from genmodels.io.validation import PositiveFloat, check_fields
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 PREPROCESSOR_FILE = "preprocessor.json"
 UNKNOWN_CATEGORY_POLICIES = ("error", "zeros")
+MISSING_VALUE_POLICIES = ("error", "indicator")
+MISSING_CATEGORY = "<missing>"
+"""The category that stands for NaN in a categorical column under ``missing_values="indicator"``."""
+INDICATOR_CATEGORIES = ["present", "missing"]
+CONDITION_TOLERANCE = 0.25
+"""A numeric condition accepts sampled values within this many training standard deviations of it."""
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 MAX_STANDARD_DEVIATIONS = 1e6
 """Numbers further than this from the training mean, in training standard deviations, are refused at scoring:
@@ -53,7 +67,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     try:
         for name in frame.columns:
             if pd.api.types.is_numeric_dtype(frame[name]):
-                _numbers(frame[name])
+                _column_numbers(frame[name])
     except DataError as error:
         raise DataError(f"{path}: {error}") from None
     return frame
@@ -70,6 +84,17 @@ class TabularPreprocessor:
     categories: dict[str, list[str]] = field(default_factory=dict)
     unknown_categories: str = "error"
     """``error``: refuse categories unseen in training; ``zeros``: encode them as all-zero one-hot rows."""
+    missing_values: str = "error"
+    """``error``: refuse NaN; ``indicator``: model where values are missing (see the module docstring)."""
+    missing_indicators: list[str] = field(default_factory=list)
+    """Numeric columns with NaNs in training; each has a (present, missing) group after the categorical groups."""
+    column_order: list[str] = field(default_factory=list)
+    dtypes: dict[str, str] = field(default_factory=dict)
+    """Each column's pandas dtype in training, restored when rows are decoded."""
+    integer_columns: list[str] = field(default_factory=list)
+    datetime_columns: list[str] = field(default_factory=list)
+    bounds: dict[str, list[float]] = field(default_factory=dict)
+    """Training minimum and maximum of each numeric column; decoded values are clipped to them."""
 
     @classmethod
     def fit(
@@ -78,34 +103,67 @@ class TabularPreprocessor:
         columns: Sequence[str] | None = None,
         categorical_columns: Sequence[str] | None = None,
         unknown_categories: str = "error",
+        missing_values: str = "error",
     ) -> TabularPreprocessor:
-        """Columns default to all; categorical ones default to the non-numeric columns."""
+        """Columns default to all; categorical ones default to the non-numeric, non-datetime and boolean columns.
+
+        A column with a single value (constant, or one category) becomes a one-category column, reproduced exactly.
+        """
         columns = list(columns) if columns is not None else list(frame.columns)
         _require_columns(frame, columns)
-        _refuse_missing_values(frame, columns)
+        if missing_values not in MISSING_VALUE_POLICIES:
+            raise DataError(f"missing_values must be one of {MISSING_VALUE_POLICIES}, got {missing_values!r}")
+        empty = [name for name in columns if frame[name].isna().all()]
+        if empty:
+            raise DataError(f"column(s) {empty} have no values (all NaN); drop them from the table or the columns")
+        if missing_values == "error":
+            _refuse_missing_values(frame, columns)
+        constant = {name for name in columns if frame[name].nunique(dropna=True) == 1}
+        listed = set(categorical_columns or ()) | constant  # a constant column is a category reproduced exactly
+        datetimes = [name for name in columns if name not in listed and _is_datetime(frame[name])]
         if categorical_columns is None:
-            categorical_columns = [name for name in columns if not pd.api.types.is_numeric_dtype(frame[name])]
-            for name in categorical_columns:
+            inferred = [name for name in columns if name not in datetimes and _is_categorical(frame[name])]
+            for name in inferred:
                 _refuse_numbers_with_typos(frame[name])
-        categorical = [name for name in columns if name in set(categorical_columns)]
-        numeric = [name for name in columns if name not in set(categorical)]
-        values = _numeric_values(frame, numeric)
-        scales = values.std(0) if len(numeric) else np.zeros(0)
+            listed |= set(inferred)
+        categorical = [name for name in columns if name in listed]
+        numeric = [name for name in columns if name not in listed]
+        for name in numeric:
+            if name not in datetimes and not pd.api.types.is_numeric_dtype(frame[name]):
+                raise DataError(f"column {name!r} is not numeric; list it among the categorical columns")
+        values = _numbers(frame, numeric, datetimes)
+        scales = np.nanstd(values, 0) if numeric else np.zeros(0)
+        categories = {}
+        for name in categorical:
+            known = sorted(frame[name].dropna().astype(str).unique().tolist())
+            categories[name] = known + ([MISSING_CATEGORY] if frame[name].isna().any() else [])
         return cls(
             numeric_columns=numeric,
             categorical_columns=categorical,
-            means=values.mean(0).tolist() if len(numeric) else [],
+            means=np.nanmean(values, 0).tolist() if numeric else [],
             scales=np.where(scales > 0, scales, 1.0).tolist(),
-            categories={name: sorted(frame[name].astype(str).unique().tolist()) for name in categorical},
+            categories=categories,
             unknown_categories=unknown_categories,
+            missing_values=missing_values,
+            missing_indicators=[name for name in numeric if frame[name].isna().any()],
+            column_order=columns,
+            dtypes={name: str(frame[name].dtype) for name in columns},
+            integer_columns=[name for name in numeric if name not in datetimes and _holds_integers(frame[name])],
+            datetime_columns=datetimes,
+            bounds={
+                name: [float(np.nanmin(column)), float(np.nanmax(column))]
+                for name, column in zip(numeric, values.T, strict=True)
+            },
         )
 
     def __post_init__(self) -> None:
-        check_fields(self)
         if self.unknown_categories not in UNKNOWN_CATEGORY_POLICIES:
             raise DataError(
                 f"unknown_categories must be one of {UNKNOWN_CATEGORY_POLICIES}, got {self.unknown_categories!r}"
             )
+        if self.missing_values not in MISSING_VALUE_POLICIES:
+            raise DataError(f"missing_values must be one of {MISSING_VALUE_POLICIES}, got {self.missing_values!r}")
+        check_fields(self)
         self._check_layout()
 
     def _check_layout(self) -> None:
@@ -130,27 +188,35 @@ class TabularPreprocessor:
 
     @property
     def width(self) -> int:
-        return len(self.numeric_columns) + sum(len(values) for values in self.categories.values())
+        return sum(self.model_settings()["categorical_sizes"]) + len(self.numeric_columns)
 
     def model_settings(self) -> dict[str, Any]:
-        """What a tabular model must know of the encoded layout: numeric features first, then one-hot groups."""
+        """What a tabular model must know of the encoded layout: numeric features first, then one-hot groups
+        (one per categorical column, then one (present, missing) pair per numeric column with missing values)."""
+        sizes = [len(self.categories[name]) for name in self.categorical_columns]
         return {
             "numeric_features": len(self.numeric_columns),
-            "categorical_sizes": [len(self.categories[name]) for name in self.categorical_columns],
+            "categorical_sizes": sizes + [2] * len(self.missing_indicators),
         }
 
     def transform(self, frame: pd.DataFrame) -> torch.Tensor:
         """Encoded rows, float32 ``(rows, width)``."""
         _require_columns(frame, [*self.numeric_columns, *self.categorical_columns])
-        _refuse_missing_values(frame, [*self.numeric_columns, *self.categorical_columns])
+        if self.missing_values == "error":
+            _refuse_missing_values(frame, [*self.numeric_columns, *self.categorical_columns])
+        else:
+            _refuse_missing_values(
+                frame, [name for name in self.numeric_columns if name not in self.missing_indicators]
+            )
         parts = []
         if self.numeric_columns:
-            standardised = (_numeric_values(frame, self.numeric_columns) - np.array(self.means)) / np.array(self.scales)
+            values = _numbers(frame, self.numeric_columns, self.datetime_columns)
+            standardised = (values - np.array(self.means)) / np.array(self.scales)
             _refuse_far_values(frame, self.numeric_columns, standardised)
-            parts.append(standardised)
+            parts.append(np.nan_to_num(standardised, nan=0.0))
         for name in self.categorical_columns:
             known = self.categories[name]
-            column = frame[name].astype(str)
+            column = frame[name].astype(object).where(frame[name].notna(), MISSING_CATEGORY).astype(str)
             unseen = sorted(set(column) - set(known))
             if unseen and self.unknown_categories == "error":
                 raise DataError(
@@ -161,21 +227,102 @@ class TabularPreprocessor:
             seen = index >= 0
             one_hot[np.flatnonzero(seen), index[seen]] = 1.0
             parts.append(one_hot)
+        for name in self.missing_indicators:
+            missing = frame[name].isna().to_numpy()
+            parts.append(np.stack([~missing, missing], axis=1).astype(np.float64))
         return torch.from_numpy(np.concatenate(parts, axis=1).astype(np.float32))
 
     def inverse_transform(self, encoded: torch.Tensor) -> pd.DataFrame:
-        """Rows back in the original columns: numbers unscaled, each category the largest of its one-hot group."""
+        """Rows back in the original columns and dtypes: numbers unscaled, clipped to the training range and
+        rounded where the column held integers, each category the largest of its one-hot group, NaN where missing."""
         values = encoded.detach().cpu().numpy().astype(np.float64)
         columns: dict[str, Any] = {}
-        numeric = len(self.numeric_columns)
         for position, name in enumerate(self.numeric_columns):
-            columns[name] = values[:, position] * self.scales[position] + self.means[position]
-        start = numeric
+            column = values[:, position] * self.scales[position] + self.means[position]
+            low, high = self.bounds.get(name, (-np.inf, np.inf))
+            column = np.clip(column, low, high)
+            columns[name] = np.round(column) if name in self.integer_columns else column
+        start = len(self.numeric_columns)
         for name in self.categorical_columns:
             known = self.categories[name]
             columns[name] = np.array(known, dtype=object)[values[:, start : start + len(known)].argmax(1)]
             start += len(known)
-        return pd.DataFrame(columns)
+        for name in self.missing_indicators:
+            columns[name] = np.where(values[:, start + 1] > values[:, start], np.nan, columns[name])
+            start += 2
+        return pd.DataFrame({name: self._restore(name, columns[name]) for name in self.column_order or columns})
+
+    def _restore(self, name: str, values: np.ndarray) -> pd.Series:
+        """One decoded column in its training dtype: datetimes, nullable integers where values are missing."""
+        dtype = self.dtypes.get(name)
+        if name in self.categorical_columns:
+            column = pd.Series(values, dtype=object).replace(MISSING_CATEGORY, np.nan)
+            if dtype == "bool" and column.notna().all():
+                return column.map({"True": True, "False": False}).astype(bool)
+            if dtype is not None and dtype.startswith(("int", "uint", "float")):
+                return pd.to_numeric(column)
+            if dtype is not None and dtype.startswith("datetime"):
+                return pd.to_datetime(column)
+            return column
+        if name in self.datetime_columns:
+            return pd.Series(pd.to_datetime(np.round(values), unit="s"))
+        if name in self.integer_columns:
+            column = pd.Series(values)
+            return (
+                column.astype("Int64")
+                if column.isna().any()
+                else column.astype(dtype if dtype and dtype.startswith(("int", "uint")) else "int64")
+            )
+        return pd.Series(values, dtype=dtype if dtype and dtype.startswith("float") else np.float64)
+
+    def condition_matches(self, encoded: torch.Tensor, conditions: Mapping[str, Any]) -> torch.Tensor:
+        """Which encoded rows meet every condition: the same category, or a number within
+        :data:`CONDITION_TOLERANCE` standard deviations (half a unit for integer columns)."""
+        keep = torch.ones(len(encoded), dtype=torch.bool, device=encoded.device)
+        for name, (columns, target) in self._condition_targets(conditions).items():
+            if len(columns) == 1:
+                position = self.numeric_columns.index(name)
+                tolerance = 0.5 / self.scales[position] if name in self.integer_columns else CONDITION_TOLERANCE
+                keep &= (encoded[:, columns[0]] - float(target[0])).abs() <= tolerance
+            else:
+                keep &= encoded[:, columns].argmax(1) == int(np.argmax(target))
+        return keep
+
+    def impose_conditions(self, encoded: torch.Tensor, conditions: Mapping[str, Any]) -> torch.Tensor:
+        """The rows with every conditioned column set exactly to its condition."""
+        encoded = encoded.clone()
+        for columns, target in self._condition_targets(conditions).values():
+            encoded[:, columns] = torch.as_tensor(target, dtype=encoded.dtype, device=encoded.device)
+        return encoded
+
+    def _condition_targets(self, conditions: Mapping[str, Any]) -> dict[str, tuple[list[int], list[float]]]:
+        """Each condition as the encoded columns it fixes and their values."""
+        layout, start = {}, len(self.numeric_columns)
+        for name in self.categorical_columns:
+            layout[name] = list(range(start, start + len(self.categories[name])))
+            start += len(self.categories[name])
+        targets = {}
+        for name, value in conditions.items():
+            if name in self.categorical_columns:
+                label = (
+                    MISSING_CATEGORY if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+                )
+                known = self.categories[name]
+                if label not in known:
+                    raise DataError(
+                        f"condition {name}={value!r} is not a category of column {name!r}; it has {known[:10]}"
+                    )
+                targets[name] = (layout[name], [float(label == category) for category in known])
+            elif name in self.numeric_columns:
+                position = self.numeric_columns.index(name)
+                number = float(_numbers(pd.DataFrame({name: [value]}), [name], self.datetime_columns)[0, 0])
+                low, high = self.bounds.get(name, (-np.inf, np.inf))
+                if not low <= number <= high:
+                    raise DataError(f"condition {name}={value!r} lies outside the training range [{low:g}, {high:g}]")
+                targets[name] = ([position], [(number - self.means[position]) / self.scales[position]])
+            else:
+                raise DataError(f"condition on {name!r}: the table has no such column; it has {self.column_order}")
+        return targets
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -194,18 +341,48 @@ class TabularPreprocessor:
             raise DataError(f"{path} is missing or not a preprocessor genmodels wrote: {error}") from None
 
 
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
-    missing = [name for name in columns if name not in frame.columns]
-    if missing:
-        raise DataError(f"the table lacks column(s) {missing}; it has {list(frame.columns)}")
+def _is_datetime(column: pd.Series) -> bool:
+    """Datetime columns, and text columns whose every value is an ISO 8601 date or time."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return True
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    try:
+        pd.to_datetime(column.dropna(), format="ISO8601")
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
-def _numeric_values(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """The columns as float64 ``(rows, columns)``: text, infinities and numbers float32 cannot hold are refused."""
-    return np.stack([_numbers(frame[name]) for name in columns], 1) if columns else np.zeros((len(frame), 0))
+def _is_categorical(column: pd.Series) -> bool:
+    return pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column)
 
 
-def _numbers(column: pd.Series) -> np.ndarray:
+def _holds_integers(column: pd.Series) -> bool:
+    """Integer columns, and float columns of whole numbers with NaNs (integers a CSV reader widened)."""
+    if pd.api.types.is_integer_dtype(column):
+        return True
+    values = column.dropna().to_numpy(np.float64)
+    return bool(column.isna().any() and len(values) and np.all(values == np.round(values)))
+
+
+def _numbers(frame: pd.DataFrame, numeric: Sequence[str], datetimes: Sequence[str]) -> np.ndarray:
+    """The numeric columns as float64 ``(rows, columns)``, NaN where missing; datetimes as seconds since 1970."""
+    columns = []
+    for name in numeric:
+        if name in datetimes:
+            stamps = (
+                pd.to_datetime(frame[name], format="ISO8601")
+                if not pd.api.types.is_datetime64_any_dtype(frame[name])
+                else frame[name]
+            )
+            columns.append((stamps - pd.Timestamp(0)).dt.total_seconds().to_numpy(np.float64))
+        else:
+            columns.append(_column_numbers(frame[name]))
+    return np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0))
+
+
+def _column_numbers(column: pd.Series) -> np.ndarray:
     """A numeric column's values; the error names the column and rows (the table's row labels, from 0)."""
     parsed = pd.to_numeric(column, errors="coerce")
     text = parsed.isna().to_numpy() & column.notna().to_numpy()
@@ -251,6 +428,12 @@ def _refuse_far_values(frame: pd.DataFrame, columns: Sequence[str], standardised
         )
 
 
+def _require_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = [name for name in columns if name not in frame.columns]
+    if missing:
+        raise DataError(f"the table lacks column(s) {missing}; it has {list(frame.columns)}")
+
+
 def _refuse_missing_values(frame: pd.DataFrame, columns: Sequence[str]) -> None:
     missing = frame[list(columns)].isna()
     if missing.to_numpy().any():
@@ -266,22 +449,58 @@ def is_table(spec: DataSpec) -> bool:
     return Path(spec.name).suffix in TABLE_SUFFIXES
 
 
-def load_tabular_data(spec: DataSpec) -> DataSplits:
-    """Seeded random splits of a table's rows; the preprocessor is fitted on the training rows only."""
+def _split_rows(spec: DataSpec) -> tuple[pd.DataFrame, pd.Series | None, dict[str, np.ndarray]]:
+    """The table without its label column, the label column, and each split's row positions (seeded)."""
     frame = read_table(spec.name)
     labels = None
     if spec.label_column is not None:
         _require_columns(frame, [spec.label_column])
-        labels_column = frame.pop(spec.label_column)
-        codes, classes = pd.factorize(labels_column, sort=True)
-        labels = torch.from_numpy(codes.astype(np.int64))
+        labels = frame.pop(spec.label_column)
     order = torch.randperm(len(frame), generator=torch.Generator().manual_seed(spec.split_seed)).numpy()
     n_test, n_validation = round(len(frame) * spec.test_fraction), round(len(frame) * spec.validation_fraction)
     if len(frame) - n_test - n_validation < 1:
         raise DataError(f"{spec.name}: {len(frame)} rows are too few for a training split")
     parts = {"test": order[:n_test], "validation": order[n_test : n_test + n_validation]}
     parts["train"] = order[n_test + n_validation :]
-    preprocessor = TabularPreprocessor.fit(frame.iloc[parts["train"]], spec.columns, spec.categorical_columns)
+    return frame, labels, parts
+
+
+def table_splits(spec: DataSpec) -> dict[str, pd.DataFrame]:
+    """The raw feature rows of each split, exactly the rows a table model trains and is tested on."""
+    frame, _, parts = _split_rows(spec)
+    columns = list(spec.columns) if spec.columns is not None else list(frame.columns)
+    return {name: frame.iloc[rows][columns].reset_index(drop=True) for name, rows in parts.items()}
+
+
+def column_kinds(frame: pd.DataFrame) -> dict[str, str]:
+    """Each column as ``numerical``, ``datetime`` or ``categorical`` (text and booleans), as the preprocessor
+    reads them by default; the synthetic-table metrics compare columns by these kinds."""
+    kinds = {}
+    for name in frame.columns:
+        if _is_datetime(frame[name]):
+            kinds[name] = "datetime"
+        elif _is_categorical(frame[name]):
+            kinds[name] = "categorical"
+        else:
+            kinds[name] = "numerical"
+    return kinds
+
+
+def datetimes_as_seconds(column: pd.Series) -> pd.Series:
+    """A datetime (or ISO 8601 text) column as seconds since 1970, NaN where missing."""
+    return pd.Series(_numbers(pd.DataFrame({"c": column}), ["c"], ["c"])[:, 0], index=column.index, name=column.name)
+
+
+def load_tabular_data(spec: DataSpec) -> DataSplits:
+    """Seeded random splits of a table's rows; the preprocessor is fitted on the training rows only."""
+    frame, labels_column, parts = _split_rows(spec)
+    labels = None
+    if labels_column is not None:
+        codes, classes = pd.factorize(labels_column, sort=True)
+        labels = torch.from_numpy(codes.astype(np.int64))
+    preprocessor = TabularPreprocessor.fit(
+        frame.iloc[parts["train"]], spec.columns, spec.categorical_columns, missing_values=spec.missing_values
+    )
     splits = {
         name: ImageSplit(
             preprocessor.transform(frame.iloc[rows]), labels[torch.from_numpy(rows)] if labels is not None else None

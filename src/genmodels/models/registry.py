@@ -27,6 +27,8 @@ BUILTIN_MODELS: dict[str, str] = {
     "charrnn": "genmodels.models.autoregressive.char_rnn",
     "tabular-vae": "genmodels.models.tabular.vae",
     "tabular-made": "genmodels.models.tabular.made",
+    "flow": "genmodels.models.flow.vector",
+    "tabular-flow": "genmodels.models.flow.tabular",
     "ensemble": "genmodels.ensembles.ensemble",
 }
 """Registered name -> the module whose ``@register_model`` defines it."""

@@ -59,7 +59,8 @@ def build_model_for(spec: RunSpec, data: DataSplits, base: GenerativeModel | Non
     if data.preprocessor is not None:
         if not issubclass(model_class, TableModel):
             raise DataError(
-                f"{spec.model!r} does not take tables; train tabular-vae or tabular-made on {data.info['source']!r}"
+                f"{spec.model!r} does not take tables; "
+                f"train tabular-flow, tabular-vae or tabular-made on {data.info['source']!r}"
             )
         from_data.update(data.preprocessor.model_settings())
     clashes = {

@@ -7,14 +7,25 @@ and the preprocessor travels with the weights, so a loaded model scores raw tabl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
+
+import torch
 
 from genmodels.data.tabular import PREPROCESSOR_FILE, TabularPreprocessor
-from genmodels.errors import CheckpointError
+from genmodels.errors import CheckpointError, DataError
 from genmodels.io.validation import Range, Sizes
 from genmodels.models.base import ModelConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CONDITION_BATCH = 1000
+"""Fewest rows drawn per round of conditional sampling."""
+CONDITION_ROUNDS = 50
+"""Rounds of conditional sampling before giving up on conditions the model rarely meets."""
 
 
 @dataclass
@@ -50,7 +61,8 @@ class TableLayoutConfig(ModelConfig):
 
 
 class TableModel:
-    """Mixin for models of table rows: saves and reloads the preprocessor, refusing one of another layout."""
+    """Mixin for models of table rows: saves and reloads the preprocessor, refusing one of another layout,
+    and samples whole tables, optionally conditioned on column values."""
 
     preprocessor: TabularPreprocessor | None = None
     config: TableLayoutConfig
@@ -71,3 +83,48 @@ class TableModel:
         }:
             raise CheckpointError(f"{directory / PREPROCESSOR_FILE} does not match the model's feature layout")
         self.preprocessor = preprocessor
+
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        conditions: Mapping[str, Any] | None = None,
+        **controls: Any,
+    ) -> torch.Tensor:
+        """``n`` encoded rows; with ``conditions`` ({column: value}) only rows that meet them.
+
+        Conditioning is by rejection: rows are drawn in rounds and kept where each categorical column
+        has its asked-for category and each numeric column lies within the preprocessor's tolerance of
+        its value, which is then set exactly. Conditions the model rarely meets raise a ``DataError``.
+        """
+        if not conditions:
+            return super().sample(n, generator, **controls)  # type: ignore[misc]
+        preprocessor = self._table_preprocessor("conditional sampling")
+        kept, drawn, batch = [], 0, max(int(n), CONDITION_BATCH)
+        for _ in range(CONDITION_ROUNDS):
+            rows = super().sample(batch, generator, **controls)  # type: ignore[misc]
+            kept.append(rows[preprocessor.condition_matches(rows, conditions)])
+            drawn += batch
+            if sum(len(part) for part in kept) >= n:
+                return preprocessor.impose_conditions(torch.cat(kept)[:n], conditions)
+        met = sum(len(part) for part in kept)
+        raise DataError(
+            f"only {met} of {drawn} sampled rows met the conditions {dict(conditions)}, fewer than the {n} asked "
+            "for; the model rarely generates such rows: ask for fewer or loosen the conditions"
+        )
+
+    def sample_table(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        conditions: Mapping[str, Any] | None = None,
+        **controls: Any,
+    ) -> pd.DataFrame:
+        """``n`` synthetic rows in the training table's columns, dtypes, categories and ranges."""
+        preprocessor = self._table_preprocessor("sampling a table")
+        return preprocessor.inverse_transform(self.sample(n, generator, conditions=conditions, **controls))
+
+    def _table_preprocessor(self, purpose: str) -> TabularPreprocessor:
+        if self.preprocessor is None:
+            raise DataError(f"{purpose} needs the model's preprocessor (preprocessor.json), and this model has none")
+        return self.preprocessor

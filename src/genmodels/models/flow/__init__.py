@@ -1,0 +1,12 @@
+"""Normalizing flows: exact likelihoods through invertible maps (zuko's spline and autoregressive transforms)."""
+
+from genmodels.lazy import lazy_attributes
+
+_EXPORTS = {
+    "Flow": "genmodels.models.flow.vector",
+    "FlowConfig": "genmodels.models.flow.vector",
+    "TabularFlow": "genmodels.models.flow.tabular",
+    "TabularFlowConfig": "genmodels.models.flow.tabular",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
