@@ -54,7 +54,7 @@ def test_every_bracketed_word_of_a_help_text_is_shown(words, command):
 
 def test_train_help_names_the_config_file_sections():
     shown = help_output("train")
-    assert "[model], [data], [trainer] sections" in shown and "[default: runs/MODEL-DATA]" in shown
+    assert "[model], [data], [trainer] sections" in shown and "[default: runs/MODEL-DATA" in shown
 
 
 MISSING_RDKIT = (
