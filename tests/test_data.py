@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from genmodels.data import DataSpec, list_datasets, load_data
-from genmodels.errors import DataError
+from genmodels.errors import ConfigError, DataError
 
 
 def test_registry_lists_the_built_in_sets():
@@ -205,5 +205,5 @@ def test_bad_fractions_and_tiny_data_are_refused(tmp_path):
 def test_spec_round_trips_and_refuses_unknown_keys():
     spec = DataSpec("digits", binarize=True, image_size=16)
     assert DataSpec.from_dict(spec.to_dict()) == spec
-    with pytest.raises(DataError, match="no option"):
+    with pytest.raises(ConfigError, match="DataSpec has no option"):
         DataSpec.from_dict({"name": "digits", "colour": True})

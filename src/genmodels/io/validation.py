@@ -22,7 +22,7 @@ from genmodels.errors import ConfigError
 
 @dataclass(frozen=True)
 class Range:
-    """Closed bounds of a number; ``above`` makes the lower bound strict."""
+    """Bounds of a number: ``minimum`` and ``maximum`` inclusive, ``above`` a strict lower bound."""
 
     minimum: float | None = None
     maximum: float | None = None
@@ -36,12 +36,8 @@ class Range:
         )
 
     def describe(self) -> str:
-        bounds = [
-            f">= {self.minimum:g}" if self.minimum is not None else "",
-            f"> {self.above:g}" if self.above is not None else "",
-        ]
-        bounds.append(f"<= {self.maximum:g}" if self.maximum is not None else "")
-        return " and ".join(bound for bound in bounds if bound)
+        bounds = [(">=", self.minimum), (">", self.above), ("<=", self.maximum)]
+        return " and ".join(f"{sign} {bound:g}" for sign, bound in bounds if bound is not None)
 
 
 PositiveInt = Annotated[int, Range(minimum=1)]
