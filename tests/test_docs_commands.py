@@ -54,4 +54,4 @@ def test_every_command_of_the_readme_and_the_guides_runs(runner, tmp_path):
     outcomes = runner.run_pages(list(runner.PAGES), tmp_path, timeout=600)
     failed = [f"{outcome.run}: {outcome.reason}" for outcome in outcomes if outcome.status == "failed"]
     assert not failed, "\n".join(failed)
-    assert sum(outcome.status == "passed" for outcome in outcomes) > 40
+    assert sum(outcome.status == "passed" for outcome in outcomes) > 20

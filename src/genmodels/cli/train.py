@@ -16,7 +16,10 @@ train_commands = typer.Typer()
 RunDirectory = Annotated[
     Optional[Path],
     typer.Option(
-        "--output", "-o", help="Run directory \\[default: runs/MODEL-DATA, e.g. runs/vae-conditional-iwae-digits]."
+        "--output",
+        "-o",
+        help="Run directory \\[default: runs/MODEL-DATA]; a conditional model or another objective is named: "
+        "runs/vae-conditional-iwae-digits.",
     ),
 ]
 ConfigFile = Annotated[
