@@ -42,8 +42,7 @@ Quick = Annotated[
     bool,
     typer.Option(
         "--quick",
-        help="A first try in about a minute: at most 30 s of training (unless --max-seconds is given) and "
-        "--final-eval quick.",
+        help="A first try: at most 30 s of training (unless --max-seconds is given) and --final-eval quick.",
     ),
 ]
 FinalEval = Annotated[
@@ -61,7 +60,7 @@ FinalEval = Annotated[
     epilog=(
         "Examples:\n\n"
         "  genmodels train vae --data digits\n\n"
-        "  genmodels train conv-vae --data mnist5k --quick           (a first try in about a minute)\n\n"
+        "  genmodels train conv-vae --data mnist5k --quick           (a first try: 30 s of training)\n\n"
         "  genmodels train gan --data mnist5k --max-steps 5000 -o runs/gan-mnist\n\n"
         "  genmodels train vae --data ./my_images --set data.image_size=32 --set model.latent_dim=16\n\n"
         "  genmodels train vae --data digits --devices 2 --strategy ddp   (two CPU processes, gloo)\n\n"
