@@ -39,6 +39,7 @@ RESULTS = Path(__file__).parent / "results" / "synthetic_tables.json"
 SDV_SCRIPT = Path(__file__).parent / "reference" / "sdv_synthesize.py"
 SDV_SYNTHESIZERS = ("GaussianCopula", "CTGAN", "TVAE")
 GENMODELS_SYNTHESIZERS = ("tabular-flow", "tabular-vae")
+GENMODELS_MODELS = (*GENMODELS_SYNTHESIZERS, "tabular-made")
 
 
 def load_tables() -> dict[str, tuple[pd.DataFrame, str]]:
@@ -83,18 +84,55 @@ def held_out_nll(model: genmodels.GenerativeModel, spec_data: dict) -> float:
         return float(-model.log_prob(data.test.images).mean())
 
 
+def write_results(path: Path, results: dict, table: str) -> None:
+    """Add one table's results to the file, keeping the other tables' (runs of single tables merge)."""
+    merged = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"tables": {}}
+    merged.update({key: value for key, value in results.items() if key != "tables"})
+    merged["tables"][table] = results["tables"][table]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=2, default=float) + "\n", encoding="utf-8")
+
+
+def markdown_tables(results: dict) -> str:
+    """The results as the docs' tables: one row per table and synthesizer, then the held-out NLL."""
+    lines = [
+        "| table | synthesizer | overall quality | detection AUC | efficacy (real → synthetic) | DCR q05 / q50 "
+        "(held-out) | exact copies | training s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for table, result in results["tables"].items():
+        for label, scores in result["synthesizers"].items():
+            efficacy, privacy = scores["efficacy"], scores["privacy"]
+            lines.append(
+                f"| {table} | {label} | {scores['overall_quality']:.3f} | {scores['detection_auc']:.3f} | "
+                f"{efficacy['metric']} {efficacy['train_real']:.3f} → {efficacy['train_synthetic']:.3f} | "
+                f"{privacy['dcr_synthetic']['q05']:.2f} / {privacy['dcr_synthetic']['q50']:.2f} "
+                f"({privacy['dcr_holdout']['q05']:.2f} / {privacy['dcr_holdout']['q50']:.2f}) | "
+                f"{privacy['exact_copy_share']:.1%} | {scores['training_seconds']:.0f} |"
+            )
+    lines += ["", "| table | " + " | ".join(GENMODELS_MODELS) + " |", "| --- |" + " --- |" * len(GENMODELS_MODELS)]
+    for table, result in results["tables"].items():
+        nll = result["held_out_nll_per_row"]
+        lines.append(f"| {table} | " + " | ".join(f"{nll[name]:.2f}" for name in GENMODELS_MODELS) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=30.0, help="genmodels' training budget per model")
     parser.add_argument("--sdv-python", type=Path, default=Path("/work/venvs/sdv/bin/python"))
     parser.add_argument("--tables", nargs="*", default=None)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--markdown", action="store_true", help="print the results file as the docs' tables")
     arguments = parser.parse_args()
+    if arguments.markdown:
+        print(markdown_tables(json.loads(arguments.output.read_text(encoding="utf-8"))))
+        return
     results = {"seconds": arguments.seconds, "versions": software_versions(), "tables": {}}
     work = Path(tempfile.mkdtemp(prefix="synthetic-tables-"))
-    for name, (frame, target) in load_tables().items():
-        if arguments.tables and name not in arguments.tables:
-            continue
+    tables = load_tables()
+    for name in arguments.tables or list(tables):
+        frame, target = tables[name]
         csv = work / f"{name}.csv"
         frame.to_csv(csv, index=False)
         data = {"name": str(csv), "test_fraction": 0.2, "validation_fraction": 0.1, "split_seed": 0}
@@ -105,14 +143,8 @@ def main() -> None:
         train.to_csv(train_csv, index=False)
         synthetic: dict[str, pd.DataFrame] = {}
         times: dict[str, float] = {}
-        processes = {
-            synthesizer: run_sdv(
-                arguments.sdv_python, train_csv, synthesizer, len(train), work / f"{name}-{synthesizer}.csv"
-            )
-            for synthesizer in SDV_SYNTHESIZERS
-        }
         nll = {}
-        for model_name in (*GENMODELS_SYNTHESIZERS, "tabular-made"):
+        for model_name in GENMODELS_MODELS:
             model, seconds = train_genmodels(
                 model_name, data, work / f"{name}-{model_name}", arguments.seconds, len(train)
             )
@@ -120,12 +152,14 @@ def main() -> None:
             if model_name in GENMODELS_SYNTHESIZERS:
                 synthetic[f"genmodels {model_name}"] = model.sample_table(len(train), torch.Generator().manual_seed(0))
                 times[f"genmodels {model_name}"] = seconds
-        for synthesizer, process in processes.items():
+        for synthesizer in SDV_SYNTHESIZERS:  # one at a time, after genmodels: no run slows another
+            output = work / f"{name}-{synthesizer}.csv"
+            process = run_sdv(arguments.sdv_python, train_csv, synthesizer, len(train), output)
             stdout, stderr = process.communicate()
             if process.returncode != 0:
                 raise RuntimeError(f"SDV {synthesizer} on {name} failed: {stderr[-2000:]}")
             times[f"SDV {synthesizer}"] = json.loads(stdout.strip().splitlines()[-1])["seconds"]
-            synthetic[f"SDV {synthesizer}"] = pd.read_csv(work / f"{name}-{synthesizer}.csv")
+            synthetic[f"SDV {synthesizer}"] = pd.read_csv(output)
         scores = {}
         for label, rows in synthetic.items():
             result = compare_tables(
@@ -147,8 +181,7 @@ def main() -> None:
             "synthesizers": scores,
             "held_out_nll_per_row": nll,
         }
-        arguments.output.parent.mkdir(parents=True, exist_ok=True)
-        arguments.output.write_text(json.dumps(results, indent=2, default=float) + "\n", encoding="utf-8")
+        write_results(arguments.output, results, name)
     print(f"wrote {arguments.output}")
 
 

@@ -10,7 +10,7 @@ import torch
 from genmodels.models import GAN, MODEL_REGISTRY, VAE, GANConfig, TokenModel, VAEConfig, build_model
 
 SHAPE = (1, 8, 8)
-NOT_IMAGE_MODELS = {"tabular-vae", "tabular-made", "ensemble"}
+NOT_IMAGE_MODELS = {"tabular-vae", "tabular-made", "tabular-flow", "flow", "ensemble"}
 LIBRARY_MODELS = sorted(
     name
     for name, model_class in MODEL_REGISTRY.items()

@@ -19,6 +19,8 @@ TINY_SETTINGS = {
     "made": {"data_shape": IMAGE, "hidden_sizes": (16,)},
     "pixelcnn": {"data_shape": IMAGE, "channels": 4, "num_layers": 1, "output_channels": 8},
     "tabular-made": {"data_shape": (4,), "categorical_sizes": (2,), "hidden_sizes": (16,), "components": 2},
+    "flow": {"data_shape": (4,), "transforms": 1, "hidden_features": (8,)},
+    "tabular-flow": {"data_shape": (4,), "categorical_sizes": (2,), "transforms": 1, "hidden_features": (8,)},
     "gpt": {"data_shape": (9,), "vocab_size": 7, "num_layers": 1, "num_heads": 2, "embedding_dim": 8},
     "charrnn": {"data_shape": (9,), "vocab_size": 7, "embedding_dim": 8, "hidden_dim": 8, "num_layers": 1},
     "smiles-vae": {
@@ -45,6 +47,8 @@ CONTROLS_IN_USE = {
     "made": (CONDITIONAL, {"labels": 1}),
     "pixelcnn": (CONDITIONAL, {"labels": 1}),
     "tabular-made": ({}, {}),
+    "flow": ({}, {}),
+    "tabular-flow": ({}, {}),
     "gpt": ({}, {"temperature": 0.5, "top_k": 3, "top_p": 0.9, "use_cache": False}),
     "charrnn": ({}, {"temperature": 0.5, "top_k": 3, "top_p": 0.9, "use_cache": False}),
     "smiles-vae": ({}, {"temperature": 0.0}),
@@ -88,6 +92,8 @@ def rows_of(model: torch.nn.Module) -> torch.Tensor:
     generator = torch.Generator().manual_seed(1)
     if len(model.config.data_shape) == 3:
         return torch.bernoulli(torch.full((2, *model.config.data_shape), 0.5), generator=generator)
+    if not hasattr(model.config, "numeric_features"):  # a flow over plain vectors
+        return torch.randn(2, *model.config.data_shape, generator=generator)
     numbers = torch.randn(2, model.config.numeric_features, generator=generator)
     return torch.cat([numbers, torch.eye(2)], dim=1)
 
@@ -96,7 +102,7 @@ NLL_SCORED = sorted(name for name in TINY_SETTINGS if MODEL_REGISTRY[name].score
 
 
 def test_only_likelihood_models_of_whole_rows_claim_an_nll_score():
-    assert NLL_SCORED == ["conv-vae", "made", "pixelcnn", "tabular-made", "tabular-vae", "vae"]
+    assert NLL_SCORED == ["conv-vae", "flow", "made", "pixelcnn", "tabular-flow", "tabular-made", "tabular-vae", "vae"]
 
 
 @pytest.mark.parametrize("name", NLL_SCORED)

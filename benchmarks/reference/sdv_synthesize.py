@@ -25,9 +25,9 @@ def main() -> None:
     metadata = Metadata.detect_from_dataframes({"table": train})
     synthesizer = SYNTHESIZERS[arguments.synthesizer](metadata)
     start = time.perf_counter()
-    synthesizer.fit(train)
+    synthesizer.fit({"table": train})  # SDV 2 takes and returns {table name: frame}
     seconds = time.perf_counter() - start
-    synthesizer.sample(arguments.rows).to_csv(arguments.output, index=False)
+    synthesizer.sample(arguments.rows)["table"].to_csv(arguments.output, index=False)
     print(json.dumps({"seconds": seconds}))
 
 
