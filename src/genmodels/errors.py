@@ -42,7 +42,7 @@ class DeviceSettingsError(GenmodelsError, ValueError):
 
 
 class ConfigError(GenmodelsError, ValueError):
-    """A setting of a config or side file has the wrong type or is out of range; the message names the field."""
+    """A setting, sampling control or argument has the wrong type or is out of range; the message names it."""
 
 
 class ResourceError(GenmodelsError, MemoryError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from genmodels.errors import ConfigError
 from genmodels.models.base import GenerativeModel
 
 
@@ -24,7 +25,7 @@ def _labels_for(model: GenerativeModel, labels: torch.Tensor | None) -> dict[str
     if not model.is_conditional:
         return {}
     if labels is None:
-        raise ValueError("a conditional model needs the images' labels")
+        raise ConfigError("a conditional model needs the images' labels")
     return {"labels": labels.to(model.device)}
 
 
@@ -67,9 +68,9 @@ def interpolate(
     """
     _require_latent_space(model)
     if method not in ("linear", "spherical"):
-        raise ValueError(f"method must be linear or spherical, got {method!r}")
+        raise ConfigError(f"method must be linear or spherical, got {method!r}")
     if steps < 2:
-        raise ValueError(f"steps must be at least 2, got {steps}")
+        raise ConfigError(f"steps must be at least 2, got {steps}")
     pair = torch.stack([first, second]).to(model.device)
     conditions = _labels_for(model, labels)
     with model.evaluating(), torch.no_grad():

@@ -39,7 +39,7 @@ FeatureNetwork = Annotated[
     epilog="Examples:\n\n  genmodels evaluate runs/vae-digits\n\n"
     "  genmodels evaluate runs/vae-mnist5k --split validation -o val.json\n\n"
     "  genmodels evaluate runs/dcgan-mnist5k --metrics fd,prd,coverage --num-samples 2000\n\n"
-    "  genmodels evaluate runs/tabular-flow-table --metrics shapes,pairs,detection,efficacy,privacy --target income"
+    "  genmodels evaluate runs/tabular-flow-table --metrics shapes,pairs,detection,efficacy,privacy --target income",
 )
 def evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory (its data spec is reused).")],

@@ -66,7 +66,7 @@ class VocabularyTokenizer(Tokenizer):
         self.units = [unit for unit in dict.fromkeys(units) if unit != UNKNOWN_CHARACTER]
         for unit in self.units:
             if self.split(unit) != [unit]:
-                raise ValueError(f"{unit!r} is not a single unit of a {self.kind} vocabulary")
+                raise ConfigError(f"{unit!r} is not a single unit of a {self.kind} vocabulary")
         self.id_of = {unit: index + 1 for index, unit in enumerate(self.units)}
         self._lookup = np.array([UNKNOWN_CHARACTER, *self.units])
 
@@ -104,7 +104,7 @@ class VocabularyTokenizer(Tokenizer):
     def decode(self, ids: Iterable[int]) -> str:
         ids = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            raise ValueError(f"token ids must be in [0, {self.vocab_size}), got {ids.min()}..{ids.max()}")
+            raise ConfigError(f"token ids must be in [0, {self.vocab_size}), got {ids.min()}..{ids.max()}")
         return "".join(self._lookup[ids])
 
 

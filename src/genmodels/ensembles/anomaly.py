@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from genmodels.errors import ConfigError
+
 REFERENCE_QUANTILES = 1001
 """Quantiles of each member's reference scores kept: the empirical CDF to 0.1% resolution."""
 
@@ -39,7 +41,7 @@ def check_reference(reference: dict[str, Any], combination: str, member_scores: 
     """Refuse a reference made for another combination or for other member scores."""
     for key, mine in (("combination", combination), ("member_scores", list(member_scores))):
         if key in reference and reference[key] != mine:
-            raise ValueError(
+            raise ConfigError(
                 f"this calibration was made for {key} {reference[key]!r}, the ensemble has {mine!r}: "
                 "calibrate it again (genmodels detect calibrate)"
             )

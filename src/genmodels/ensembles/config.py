@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from genmodels.errors import ConfigError
 from genmodels.io.validation import NonNegativeFloat, NonNegativeInt, PositiveInt
 from genmodels.models.base import ModelConfig
 
@@ -60,35 +61,35 @@ class EnsembleConfig(ModelConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.member_types or len(self.member_types) != len(self.member_configs):
-            raise ValueError("an ensemble needs one or more members, each with its type and config")
+            raise ConfigError("an ensemble needs one or more members, each with its type and config")
         if self.weights and (len(self.weights) != len(self.member_types) or min(self.weights) < 0):
-            raise ValueError(f"weights must be {len(self.member_types)} non-negative numbers, got {self.weights}")
+            raise ConfigError(f"weights must be {len(self.member_types)} non-negative numbers, got {self.weights}")
         if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+            raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if self.candidates < 1:
-            raise ValueError(f"candidates must be at least 1, got {self.candidates}")
+            raise ConfigError(f"candidates must be at least 1, got {self.candidates}")
         if self.aggregation not in AGGREGATIONS:
-            raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}")
+            raise ConfigError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}")
         if not 0 < self.vote_false_rejection < 1:
-            raise ValueError(f"vote_false_rejection must be in (0, 1), got {self.vote_false_rejection}")
+            raise ConfigError(f"vote_false_rejection must be in (0, 1), got {self.vote_false_rejection}")
         if self.voters not in VOTERS:
-            raise ValueError(f"voters must be one of {', '.join(VOTERS)}, got {self.voters!r}")
+            raise ConfigError(f"voters must be one of {', '.join(VOTERS)}, got {self.voters!r}")
         if self.critic_hidden < 1:
-            raise ValueError(f"critic_hidden must be at least 1, got {self.critic_hidden}")
+            raise ConfigError(f"critic_hidden must be at least 1, got {self.critic_hidden}")
         if self.realism_neighbours < 1 or self.realism_rows < 0 or self.vote_strata < 0:
-            raise ValueError("realism_neighbours must be positive, realism_rows and vote_strata non-negative")
+            raise ConfigError("realism_neighbours must be positive, realism_rows and vote_strata non-negative")
         if self.vote_thresholds and len(self.vote_thresholds) != self.num_voters:
-            raise ValueError(f"vote_thresholds must be one per voter ({self.num_voters}): {self.vote_thresholds}")
+            raise ConfigError(f"vote_thresholds must be one per voter ({self.num_voters}): {self.vote_thresholds}")
         if not 0 < self.rejection_percentile < 1 or self.rejection_burn_in < 1:
-            raise ValueError("rejection_percentile must be in (0, 1) and rejection_burn_in positive")
+            raise ConfigError("rejection_percentile must be in (0, 1) and rejection_burn_in positive")
         if self.member_scores and len(self.member_scores) != len(self.member_types):
-            raise ValueError(f"member_scores must name one score per member ({len(self.member_types)}), "
+            raise ConfigError(f"member_scores must name one score per member ({len(self.member_types)}), "
                              f"got {self.member_scores}")  # fmt: skip
         if self.member_binarized and len(self.member_binarized) != len(self.member_types):
-            raise ValueError(f"member_binarized must say for each member ({len(self.member_types)}), "
+            raise ConfigError(f"member_binarized must say for each member ({len(self.member_types)}), "
                              f"got {self.member_binarized}")  # fmt: skip
         if self.combination not in COMBINATIONS:
-            raise ValueError(f"combination must be one of {', '.join(COMBINATIONS)}, got {self.combination!r}")
+            raise ConfigError(f"combination must be one of {', '.join(COMBINATIONS)}, got {self.combination!r}")
 
     @property
     def num_voters(self) -> int:

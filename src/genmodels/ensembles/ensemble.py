@@ -41,6 +41,7 @@ from genmodels.ensembles.voters.critic import VoteCritic, critic_votes, fit_vote
 from genmodels.ensembles.voters.members import member_votes
 from genmodels.ensembles.voters.realism import realism_reference, realism_scores
 from genmodels.ensembles.voters.strata import assign_strata, fit_strata
+from genmodels.errors import ConfigError
 from genmodels.models.base import GenerativeModel, evaluation_result
 from genmodels.models.registry import get_model_class, register_model
 from genmodels.models.saving import CONFIG_NAME, read_config
@@ -52,10 +53,12 @@ VOTE_CHUNK_ROWS = 500
 def ensemble_of(members: list[GenerativeModel], weights: list[float] | None = None, **settings: Any) -> Ensemble:
     """An ensemble of loaded models with the same data shape; their weights are copied in."""
     if any(getattr(member, "tokenizer", None) or getattr(member, "preprocessor", None) for member in members):
-        raise ValueError("ensembles of text or table models (saved with a tokenizer or preprocessor) are not supported")
+        raise ConfigError(
+            "ensembles of text or table models (saved with a tokenizer or preprocessor) are not supported"
+        )
     shapes = {tuple(member.config.data_shape) for member in members}
     if len(shapes) != 1:
-        raise ValueError(f"ensemble members must model the same data shape, got {sorted(shapes)}")
+        raise ConfigError(f"ensemble members must model the same data shape, got {sorted(shapes)}")
     config = EnsembleConfig(
         data_shape=shapes.pop(),
         member_types=tuple(member.model_type for member in members),
@@ -112,7 +115,7 @@ class Ensemble(GenerativeModel):
         for member, name in zip(self.members, self.score_names, strict=True):
             if name not in member.anomaly_scores():
                 offered = ", ".join(member.anomaly_scores())
-                raise ValueError(f"score {name!r} does not apply to a {member.model_type} member; it offers {offered}")
+                raise ConfigError(f"score {name!r} does not apply to a {member.model_type} member; it offers {offered}")
 
     @property
     def log_prob_kind(self) -> str:  # the weakest guarantee among the members
@@ -188,7 +191,7 @@ class Ensemble(GenerativeModel):
             return self._sample_mixture(n, generator, rejection=strategy == "rejection", **controls)
         if strategy == "vote":
             return self._sample_vote(n, generator, candidates or self.config.candidates, **controls)
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+        raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
 
     def _sample_mixture(
         self, n: int, generator: torch.Generator | None, rejection: bool = False, **controls: Any
@@ -268,7 +271,7 @@ class Ensemble(GenerativeModel):
         Returns the critic's held-out loss and accuracy.
         """
         if self.critic is None:
-            raise ValueError('this ensemble votes with its members only; create it with voters="critic" or "all"')
+            raise ConfigError('this ensemble votes with its members only; create it with voters="critic" or "all"')
         real, real_validation = self.check_input(real), self.check_input(real_validation)
         with torch.enable_grad():
             report = fit_vote_critic(
@@ -283,7 +286,7 @@ class Ensemble(GenerativeModel):
         At most ``max_rows`` rows are kept (a seeded subset), all saved with the ensemble.
         """
         if self.config.voters != "realism":
-            raise ValueError('this ensemble does not vote by realism; create it with voters="realism"')
+            raise ConfigError('this ensemble does not vote by realism; create it with voters="realism"')
         rows, radii = realism_reference(self.check_input(real), self.config.realism_neighbours, max_rows, seed)
         self.realism_reference, self.realism_radii = rows.to(self.device), radii.to(self.device)
         self.config.realism_rows = len(rows)
@@ -292,7 +295,7 @@ class Ensemble(GenerativeModel):
     def fit_vote_strata(self, real: torch.Tensor, seed: int = 0) -> list[float]:
         """k-means cells of real rows and their shares (:func:`~genmodels.ensembles.voters.strata.fit_strata`)."""
         if not self.config.vote_strata:
-            raise ValueError("this ensemble votes without strata; create it with vote_strata > 0")
+            raise ConfigError("this ensemble votes without strata; create it with vote_strata > 0")
         centres, shares = fit_strata(self.check_input(real), self.config.vote_strata, seed)
         self.strata_centres.copy_(centres)
         self.strata_shares.copy_(shares)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from genmodels.errors import ConfigError
+
 if TYPE_CHECKING:
     from genmodels.models.gan.base import BaseGAN
 
@@ -29,7 +31,7 @@ def rejection_sample(
     the ``percentile`` quantile of F on ``burn_in`` samples at acceptance probability 1/2.
     """
     if member.config.loss != "nonsaturating":
-        raise ValueError(
+        raise ConfigError(
             f"rejection sampling needs a discriminator trained with the nonsaturating loss; this member "
             f"used {member.config.loss!r}, whose critic does not estimate a density ratio"
         )

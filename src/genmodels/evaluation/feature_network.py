@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genmodels.data import DataSpec, load_data
-from genmodels.errors import CheckpointError, DataError
+from genmodels.errors import CheckpointError, ConfigError, DataError
 from genmodels.io.files import atomic_path, sha256_file, write_text_atomic
 from genmodels.io.progress import PhaseProgress
 from genmodels.io.run_directory import LOCK_NAME
@@ -76,7 +76,7 @@ class FeatureNetwork(nn.Module):
     def check_input(self, images: torch.Tensor) -> torch.Tensor:
         expected = tuple(self.config.data_shape)
         if images.dim() != 4 or tuple(images.shape[1:]) != expected:
-            raise ValueError(
+            raise ConfigError(
                 f"the {self.config.data_name} feature network takes images of shape (batch, "
                 f"{', '.join(map(str, expected))}), got {tuple(images.shape)}"
             )

@@ -13,12 +13,15 @@ from typing import Any
 import numpy as np
 
 from genmodels.data.synthetic import GaussianMixture2D
+from genmodels.errors import ConfigError
 
 
 def mode_statistics(samples: np.ndarray, mixture: GaussianMixture2D, min_share: float = 0.008) -> dict[str, Any]:
     samples = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
     if samples.shape[1] != mixture.centres.shape[1]:
-        raise ValueError(f"samples have {samples.shape[1]} coordinates, the mixture's modes {mixture.centres.shape[1]}")
+        raise ConfigError(
+            f"samples have {samples.shape[1]} coordinates, the mixture's modes {mixture.centres.shape[1]}"
+        )
     distances = np.linalg.norm(samples[:, None, :] - mixture.centres[None, :, :], axis=-1)
     nearest = distances.argmin(axis=1)
     high_quality = distances[np.arange(len(samples)), nearest] <= 3 * mixture.std

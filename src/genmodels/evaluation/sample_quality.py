@@ -21,6 +21,7 @@ import torch
 from prdc import compute_prdc
 from scipy import linalg
 
+from genmodels.errors import ConfigError
 from genmodels.evaluation.feature_network import FeatureNetwork
 
 METRICS = ("fd", "prd", "coverage", "classes")
@@ -34,7 +35,7 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
     """||mu_r - mu_f||^2 + Tr(S_r + S_f - 2 (S_r S_f)^(1/2)) between feature sets ``(n, d)``."""
     real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
     if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1] or min(len(real), len(fake)) < 2:
-        raise ValueError(f"need two feature sets (n >= 2, same width), got {real.shape} and {fake.shape}")
+        raise ConfigError(f"need two feature sets (n >= 2, same width), got {real.shape} and {fake.shape}")
     mean_difference = real.mean(0) - fake.mean(0)
     covariance_real, covariance_fake = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
     # Tr((S_r S_f)^(1/2)) = sum of sqrt(eigenvalues of S_r^(1/2) S_f S_r^(1/2)), a symmetric PSD matrix:
@@ -77,10 +78,10 @@ def sample_quality(
     """Compare ``candidates`` (generated, or real held-out images for the floor) with ``reference`` images."""
     metrics = list(metrics)
     if not torch.isfinite(candidates).all():
-        raise ValueError("the candidate images contain NaN or infinite values")
+        raise ConfigError("the candidate images contain NaN or infinite values")
     unknown = set(metrics) - set(METRICS)
     if unknown:
-        raise ValueError(f"unknown metric(s) {sorted(unknown)}; choose from {', '.join(METRICS)}")
+        raise ConfigError(f"unknown metric(s) {sorted(unknown)}; choose from {', '.join(METRICS)}")
     real_features, _ = network.embed(reference)
     fake_features, probabilities = network.embed(candidates)
     results: dict[str, Any] = {

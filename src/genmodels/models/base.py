@@ -20,6 +20,7 @@ from typing import Any, ClassVar, TypeVar, cast
 import torch
 from torch import nn
 
+from genmodels.errors import ConfigError
 from genmodels.io.dataclass_json import dataclass_from_dict
 from genmodels.io.memory import require_memory
 from genmodels.io.validation import Sizes, check_fields
@@ -187,7 +188,7 @@ class GenerativeModel(nn.Module, ABC):
         names in :attr:`sampling_controls`.
         """
         if int(n) < 1:
-            raise ValueError(f"n must be a positive number of samples, got {n}")
+            raise ConfigError(f"n must be a positive number of samples, got {n}")
         self.check_sampling_controls(controls)
         require_memory(int(n) * self.sample_bytes(), f"{n} samples of shape {tuple(self.config.data_shape)}")
         with self.evaluating(), torch.no_grad():
@@ -199,7 +200,7 @@ class GenerativeModel(nn.Module, ABC):
         unknown = [name for name in controls if accepted is not None and name not in accepted]
         if unknown:
             takes = f"it takes: {', '.join(accepted)}" if accepted else "it takes no sampling controls"
-            raise ValueError(f"{type(self).__name__}.sample does not take {', '.join(unknown)}; {takes}")
+            raise ConfigError(f"{type(self).__name__}.sample does not take {', '.join(unknown)}; {takes}")
 
     def sample_bytes(self) -> int:
         """Bytes one sample takes in memory (float32 values), to size a request before it is drawn."""
@@ -269,7 +270,7 @@ class GenerativeModel(nn.Module, ABC):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
         expected = tuple(self.config.data_shape)
         if x.dim() != len(expected) + 1 or tuple(x.shape[1:]) != expected:
-            raise ValueError(
+            raise ConfigError(
                 f"{type(self).__name__} expects {name} of shape (batch, {', '.join(map(str, expected))}), "
                 f"got {tuple(x.shape)}"
             )

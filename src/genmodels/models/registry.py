@@ -11,6 +11,8 @@ import importlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from genmodels.errors import ConfigError
+
 if TYPE_CHECKING:
     from genmodels.models.base import GenerativeModel
 
@@ -42,10 +44,10 @@ class ModelRegistry(Mapping[str, "type[GenerativeModel]"]):
 
     def add(self, name: str, cls: type[GenerativeModel]) -> None:
         if name in BUILTIN_MODELS and cls.__module__ != BUILTIN_MODELS[name]:
-            raise ValueError(f"a model named {name!r} is already registered (built in, {BUILTIN_MODELS[name]})")
+            raise ConfigError(f"a model named {name!r} is already registered (built in, {BUILTIN_MODELS[name]})")
         known = self._classes.get(name)
         if known is not None and known is not cls:
-            raise ValueError(f"a model named {name!r} is already registered ({known.__name__})")
+            raise ConfigError(f"a model named {name!r} is already registered ({known.__name__})")
         self._classes[name] = cls
 
     def __getitem__(self, name: str) -> type[GenerativeModel]:

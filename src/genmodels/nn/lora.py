@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from genmodels.errors import ConfigError
 from genmodels.io.validation import PositiveFloat, PositiveInt, check_fields
 from genmodels.nn.parameter_names import name_matches
 
@@ -73,20 +74,20 @@ def apply_lora(model: nn.Module, settings: LoRASettings) -> nn.Module:
     Without ``settings.targets`` the model's ``lora_targets`` (a family's default) choose the layers, or every layer.
     """
     if getattr(model, "lora", None) is not None:
-        raise ValueError("this model already carries LoRA adapters")
+        raise ConfigError("this model already carries LoRA adapters")
     if settings.rank < 1 or settings.alpha <= 0:
-        raise ValueError(f"LoRA needs rank >= 1 and alpha > 0, got rank {settings.rank}, alpha {settings.alpha}")
+        raise ConfigError(f"LoRA needs rank >= 1 and alpha > 0, got rank {settings.rank}, alpha {settings.alpha}")
     targets = settings.targets if settings.targets is not None else getattr(model, "lora_targets", ("*",))
     kind = getattr(model, "model_type", type(model).__name__)
     layers = {name: module for name, module in model.named_modules() if isinstance(module, ADAPTED_TYPES)}
     chosen = settings.modules or [name for name in layers if name_matches(name, targets)]
     if not chosen:
-        raise ValueError(f"no linear or convolution layer of this {kind} matches LoRA targets {targets}")
+        raise ConfigError(f"no linear or convolution layer of this {kind} matches LoRA targets {targets}")
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     for name in chosen:
         if name not in layers:
-            raise ValueError(f"{name!r} is not a linear or convolution layer of this {kind}")
+            raise ConfigError(f"{name!r} is not a linear or convolution layer of this {kind}")
         update = LowRankUpdate(layers[name].weight, settings.rank, settings.alpha)
         parametrize.register_parametrization(layers[name], "weight", update)
     settings.modules = chosen
@@ -103,7 +104,7 @@ def merge_lora(model: nn.Module) -> nn.Module:
     """Fold every update into its weight: a plain model of the base architecture, no adapters left."""
     settings = getattr(model, "lora", None)
     if settings is None:
-        raise ValueError("this model carries no LoRA adapters")
+        raise ConfigError("this model carries no LoRA adapters")
     modules = dict(model.named_modules())
     for name in settings.modules:
         parametrize.remove_parametrizations(modules[name], "weight", leave_parametrized=True)

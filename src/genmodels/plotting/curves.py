@@ -17,6 +17,8 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from genmodels.errors import DataError
+
 PANEL_COLUMNS = 3
 PANEL_SIZE = (4.0, 3.0)
 """Width and height of one panel, inches."""
@@ -63,7 +65,7 @@ def plot_training_curves(history_path: str | Path, path: str | Path) -> Path:
     with Path(history_path).open(newline="", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
     if not rows:
-        raise ValueError(f"{history_path} has no rows to plot")
+        raise DataError(f"{history_path} has no rows to plot")
     panels = curve_panels(rows)
     columns = min(PANEL_COLUMNS, len(panels))
     grid_rows = math.ceil(len(panels) / columns)

@@ -11,13 +11,14 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
+from genmodels.errors import ConfigError
 from genmodels.io.files import atomic_path
 
 
 def image_grid(images: torch.Tensor, columns: int | None = None, padding: int = 1) -> np.ndarray:
     """Tile ``(n, channels, height, width)`` images in [0, 1] into one uint8 array ``(H, W)`` or ``(H, W, 3)``."""
     if images.dim() != 4 or images.shape[1] not in (1, 3):
-        raise ValueError(f"expected images of shape (n, 1 or 3, height, width), got {tuple(images.shape)}")
+        raise ConfigError(f"expected images of shape (n, 1 or 3, height, width), got {tuple(images.shape)}")
     n, channels, height, width = images.shape
     columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)

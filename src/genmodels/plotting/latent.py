@@ -10,13 +10,14 @@ import torch
 from matplotlib.figure import Figure
 from scipy.stats import norm
 
+from genmodels.errors import ConfigError
 from genmodels.plotting.grids import save_image_grid
 
 
 def plot_latent_map(latents: np.ndarray, labels: np.ndarray | None, path: str | Path, title: str = "") -> Path:
     """Scatter of 2-D latent means, coloured by class label where there are labels."""
     if latents.ndim != 2 or latents.shape[1] != 2:
-        raise ValueError(f"a latent map needs 2-D latent codes, got shape {latents.shape}")
+        raise ConfigError(f"a latent map needs 2-D latent codes, got shape {latents.shape}")
     figure = Figure(figsize=(6, 5), layout="constrained")
     axis = figure.subplots()
     points = axis.scatter(latents[:, 0], latents[:, 1], c=labels, cmap="tab10", s=6, alpha=0.8)

@@ -13,6 +13,7 @@ import torch
 from genmodels.applications.latent_space import has_latent_space, reconstruct
 from genmodels.data import DataSplits
 from genmodels.data.synthetic import MIXTURES
+from genmodels.errors import ConfigError
 from genmodels.evaluation import evaluate_likelihood, evaluate_losses
 from genmodels.evaluation.feature_network import feature_network_directory
 from genmodels.evaluation.generated import (
@@ -137,7 +138,7 @@ def write_run_report(
     ``genmodels evaluate`` later).
     """
     if final_eval not in FINAL_EVALUATIONS:
-        raise ValueError(f"final_eval must be one of {', '.join(FINAL_EVALUATIONS)}, got {final_eval!r}")
+        raise ConfigError(f"final_eval must be one of {', '.join(FINAL_EVALUATIONS)}, got {final_eval!r}")
     if hasattr(model, "rows_to_strings"):  # a sequence VAE decodes whole lines
         lines = model.rows_to_strings(sample_images(model, 20))
         pictures = {"samples": str(run_dir / "samples.txt")}

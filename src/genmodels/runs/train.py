@@ -70,7 +70,7 @@ def build_model_for(spec: RunSpec, data: DataSplits, base: GenerativeModel | Non
         and json.dumps(spec.model_config[name]) != json.dumps(list(value) if isinstance(value, tuple) else value)
     }
     if clashes:
-        raise ValueError(f"model settings {sorted(clashes)} differ from what the data sets: {from_data}")
+        raise ConfigError(f"model settings {sorted(clashes)} differ from what the data sets: {from_data}")
     config = model_class.config_class.from_dict({**spec.model_config, **from_data})
     torch.manual_seed(spec.trainer.seed)
     model = build_model_checked(model_class, config, copies=TRAINING_COPIES)

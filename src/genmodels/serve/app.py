@@ -29,7 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from genmodels.errors import GenmodelsError
+from genmodels.errors import ConfigError, GenmodelsError
 from genmodels.serve import schemas
 from genmodels.serve.batching import DynamicBatcher
 from genmodels.serve.metrics import ServerMetrics
@@ -82,7 +82,7 @@ def load_models(runs: Sequence[Path]) -> list[ServedModel]:
     names = [Path(run).resolve().name for run in runs]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise ValueError(f"runs share the directory name(s) {repeated}; the server names models by directory")
+        raise ConfigError(f"runs share the directory name(s) {repeated}; the server names models by directory")
     return [ServedModel.load(name, Path(run)) for name, run in zip(names, runs, strict=True)]
 
 

@@ -12,12 +12,14 @@ from collections.abc import Mapping
 
 import torch
 
+from genmodels.errors import DataError
+
 
 class BatchSchedule:
     def __init__(self, size: int, batch_size: int, world_size: int, rank: int, seed: int) -> None:
         self.global_batch_size = batch_size * world_size
         if size < self.global_batch_size:
-            raise ValueError(
+            raise DataError(
                 f"the training set has {size} examples, fewer than one global batch "
                 f"({batch_size} per process x {world_size} processes); lower batch_size"
             )

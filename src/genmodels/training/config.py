@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from genmodels.errors import ConfigError
 from genmodels.io.dataclass_json import dataclass_from_dict
 from genmodels.io.validation import (
     NonNegativeFloat,
@@ -69,14 +70,14 @@ class TrainerConfig:
     def __post_init__(self) -> None:
         check_fields(self)
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+            raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         overlap = set(self.freeze) & set(self.gradual_unfreeze)
         if overlap:
-            raise ValueError(f"parts {sorted(overlap)} are both frozen and gradually unfrozen")
+            raise ConfigError(f"parts {sorted(overlap)} are both frozen and gradually unfrozen")
         if not 0 < self.unfrozen_lr_ratio <= 1:
-            raise ValueError(f"unfrozen_lr_ratio must be in (0, 1], got {self.unfrozen_lr_ratio}")
+            raise ConfigError(f"unfrozen_lr_ratio must be in (0, 1], got {self.unfrozen_lr_ratio}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from torch import nn
 
+from genmodels.errors import ConfigError
 from genmodels.models.base import GenerativeModel
 from genmodels.nn.parameter_names import name_matches
 
@@ -14,10 +15,10 @@ def part_parameters(model: GenerativeModel, part: str) -> dict[str, nn.Parameter
     """The parameters of one part named in ``model.parameter_parts()``; an unknown name lists the known ones."""
     parts = model.parameter_parts()
     if part not in parts:
-        raise ValueError(f"{model.model_type} has no part {part!r}; its parts are: {', '.join(parts)}")
+        raise ConfigError(f"{model.model_type} has no part {part!r}; its parts are: {', '.join(parts)}")
     found = {name: p for name, p in model.named_parameters(remove_duplicate=False) if name_matches(name, parts[part])}
     if not found:
-        raise ValueError(f"part {part!r} of this {model.model_type} holds no parameters")
+        raise ConfigError(f"part {part!r} of this {model.model_type} holds no parameters")
     return found
 
 
@@ -25,10 +26,10 @@ def first_blocks(model: GenerativeModel, count: int) -> list[str]:
     """Part names of the first ``count`` repeated blocks (input side), e.g. ``blocks.0``, ``blocks.1``."""
     stack = model.block_stack
     if stack is None:
-        raise ValueError(f"{model.model_type} has no stack of repeated blocks; freeze parts by name instead")
+        raise ConfigError(f"{model.model_type} has no stack of repeated blocks; freeze parts by name instead")
     blocks = len(getattr(model, stack))
     if not 0 < count <= blocks:
-        raise ValueError(f"{model.model_type} has {blocks} blocks in {stack!r}; cannot take the first {count}")
+        raise ConfigError(f"{model.model_type} has {blocks} blocks in {stack!r}; cannot take the first {count}")
     return [f"{stack}.{index}" for index in range(count)]
 
 

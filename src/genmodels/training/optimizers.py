@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import torch
 
+from genmodels.errors import ConfigError
 from genmodels.models.base import TrainingPhase
 from genmodels.training.config import TrainerConfig
 
@@ -46,7 +47,7 @@ def make_optimizer(config: TrainerConfig, phase: TrainingPhase, stages: list[set
             group.update(lr=group_lr, start_step=start)
     groups = [group for group in groups if group["params"]]
     if not groups:
-        raise ValueError(f"every parameter of the {phase.name!r} phase is frozen: there is nothing to train")
+        raise ConfigError(f"every parameter of the {phase.name!r} phase is frozen: there is nothing to train")
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=config.betas[0])
     optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam

@@ -52,10 +52,10 @@ class Detector:
         seed: int = 0,
     ) -> None:
         if (false_positive_rate is None) == (contamination is None):
-            raise ValueError("give exactly one of false_positive_rate (on normal data) or contamination")
+            raise ConfigError("give exactly one of false_positive_rate (on normal data) or contamination")
         for name, value in (("false_positive_rate", false_positive_rate), ("contamination", contamination)):
             if value is not None and not 0 < value < 1:
-                raise ValueError(f"{name} must be in (0, 1), got {value}")
+                raise ConfigError(f"{name} must be in (0, 1), got {value}")
         self.model, self.score_name, self.seed = model, score, seed
         self.false_positive_rate, self.contamination = false_positive_rate, contamination
         self.calibration: Calibration | None = None
@@ -67,7 +67,7 @@ class Detector:
     def fit(self, data: torch.Tensor) -> Detector:
         """Calibrate the threshold: on held-out normal rows (false-positive rate) or on mixed rows (contamination)."""
         if len(data) < 2:
-            raise ValueError(f"calibration needs at least 2 rows, got {len(data)}")
+            raise ConfigError(f"calibration needs at least 2 rows, got {len(data)}")
         torch.manual_seed(self.seed)
         reference = self.model.calibrate_scores(data)
         scores = self.score(data)

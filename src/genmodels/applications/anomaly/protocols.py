@@ -26,6 +26,7 @@ from genmodels.applications.anomaly.scores import available_scores
 from genmodels.data import load_data
 from genmodels.data.spec import DataSpec
 from genmodels.data.tabular import TabularPreprocessor
+from genmodels.errors import ConfigError
 from genmodels.models.base import GenerativeModel
 from genmodels.models.registry import get_model_class
 from genmodels.models.sizing import TRAINING_COPIES, build_model_checked
@@ -49,7 +50,7 @@ class DetectionSplit:
 def one_class_split(data_name: str, normal_class: int, binarize: bool = True) -> DetectionSplit:
     data = load_data(DataSpec(data_name, binarize=binarize))
     if data.train.labels is None:
-        raise ValueError(f"{data_name} has no labels: the one-class protocol needs classes")
+        raise ConfigError(f"{data_name} has no labels: the one-class protocol needs classes")
     keep = lambda split: split.images[split.labels == normal_class]  # noqa: E731
     return DetectionSplit(
         keep(data.train), keep(data.validation), data.test.images, (data.test.labels != normal_class).numpy()
@@ -123,7 +124,7 @@ def baseline_scores(method: str, split: DetectionSplit, seed: int = 0) -> np.nda
         return -IsolationForest(n_estimators=200, random_state=seed).fit(train).score_samples(test)
     if method == "one_class_svm":
         return -OneClassSVM(kernel="rbf", gamma="scale", nu=0.1).fit(train).decision_function(test)
-    raise ValueError(f"unknown baseline {method!r}; choose from {', '.join(BASELINES)}")
+    raise ConfigError(f"unknown baseline {method!r}; choose from {', '.join(BASELINES)}")
 
 
 def run_protocol(
@@ -146,7 +147,7 @@ def run_protocol(
     elif protocol == "breast-cancer":
         cases = [(f"seed {seed}", seed, lambda seed=seed: breast_cancer_split(seed)) for seed in seeds]
     else:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one-class or breast-cancer")
+        raise ConfigError(f"unknown protocol {protocol!r}; choose one-class or breast-cancer")
     per_case: dict[str, dict[str, float]] = {}
     for case, seed, make_split in cases:
         split = make_split()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from genmodels.errors import ConfigError
 from genmodels.models.base import GenerativeModel
 
 SCORE_DESCRIPTIONS: dict[str, str] = {
@@ -39,7 +40,7 @@ def anomaly_scores(
     """One score per row of ``x``, computed in eval mode and batches; the same seed gives the same scores."""
     offered = model.anomaly_scores()
     if score not in offered:
-        raise ValueError(f"score {score!r} does not apply to {type(model).__name__}; it offers {', '.join(offered)}")
+        raise ConfigError(f"score {score!r} does not apply to {type(model).__name__}; it offers {', '.join(offered)}")
     torch.manual_seed(seed)
     with model.evaluating(), torch.no_grad():
         parts = [offered[score](chunk.to(model.device)).float().cpu() for chunk in x.split(batch_size)]
@@ -53,7 +54,7 @@ def pixel_anomaly_map(model: GenerativeModel, x: torch.Tensor) -> torch.Tensor:
             return -model.pixel_log_probs(x)
         if hasattr(model, "reconstruction_map"):
             return model.reconstruction_map(x)
-    raise ValueError(f"{type(model).__name__} has no per-pixel anomaly map (autoregressive image models and VAEs do)")
+    raise ConfigError(f"{type(model).__name__} has no per-pixel anomaly map (autoregressive image models and VAEs do)")
 
 
 def column_anomaly_map(model: GenerativeModel, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
@@ -63,6 +64,6 @@ def column_anomaly_map(model: GenerativeModel, x: torch.Tensor, batch_size: int 
     the row's NLL; models with a ``feature_log_probs`` (the tabular MADE) have one.
     """
     if not hasattr(model, "feature_log_probs"):
-        raise ValueError(f"{type(model).__name__} has no per-column anomaly map (the tabular MADE has)")
+        raise ConfigError(f"{type(model).__name__} has no per-column anomaly map (the tabular MADE has)")
     with model.evaluating(), torch.no_grad():
         return -torch.cat([model.feature_log_probs(chunk.to(model.device)).cpu() for chunk in x.split(batch_size)])

@@ -19,6 +19,7 @@ import torch
 from genmodels.applications.molecules.smiles import canonicalize_all, from_selfies, to_selfies
 from genmodels.applications.molecules.syntax import SmilesSyntaxMask
 from genmodels.data.text import TextSplit
+from genmodels.errors import ConfigError
 from genmodels.models.autoregressive.sequence import SequenceModel
 from genmodels.models.vae.smiles import SmilesVAE
 from genmodels.training import Trainer, TrainerConfig
@@ -44,7 +45,7 @@ def sample_strings(
         raise RuntimeError("the model has no tokenizer: train it on a molecule corpus first")
     decodes_whole_lines = hasattr(model, "rows_to_strings")  # a SMILES VAE, not a token-by-token model
     if syntax_mask and decodes_whole_lines:
-        raise ValueError("the syntax mask applies to sequence models; a SMILES VAE decodes whole codes")
+        raise ConfigError("the syntax mask applies to sequence models; a SMILES VAE decodes whole codes")
     generator = generator or torch.Generator(device=model.device).manual_seed(seed)
     if decodes_whole_lines:
         batches = (model.sample(min(batch_size, n - start), generator, temperature=temperature)

@@ -22,6 +22,7 @@ from genmodels.applications.molecules.generation import (
     representation_of,
 )
 from genmodels.applications.molecules.smiles import canonicalize_all
+from genmodels.errors import ConfigError
 from genmodels.models.vae.smiles import SmilesVAE
 
 
@@ -72,7 +73,7 @@ def optimize_latent(
     values = [score(smiles) for smiles in known]
     scored = [(smiles, value) for smiles, value in zip(known, values, strict=True) if value is not None]
     if len(scored) < 10:
-        raise ValueError(f"the objective scores {len(scored)} of the known molecules; at least 10 are needed")
+        raise ConfigError(f"the objective scores {len(scored)} of the known molecules; at least 10 are needed")
     smiles, values = zip(*scored, strict=True)
     values = np.asarray(values, dtype=np.float64)
     lines = in_representation(list(smiles), representation_of(model))

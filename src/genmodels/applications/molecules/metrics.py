@@ -34,6 +34,7 @@ from scipy.stats import wasserstein_distance
 
 from genmodels.applications.molecules.properties import PROPERTY_FUNCTIONS
 from genmodels.applications.molecules.smiles import canonicalize_all, parallel_map, parse
+from genmodels.errors import ConfigError
 
 FINGERPRINT_BITS = 1024
 MOSES_PROPERTY_NAMES = {"logp": "logP", "sa": "SA", "qed": "QED", "weight": "weight"}
@@ -175,7 +176,7 @@ def moses_metrics(
 ) -> dict[str, float | None]:
     """The MOSES table for ``generated`` SMILES; reference sets are canonicalised here; None where n/a."""
     if not generated:
-        raise ValueError("no generated SMILES to evaluate")
+        raise ConfigError("no generated SMILES to evaluate")
     canonical = canonicalize_all(generated, n_jobs)
     valid = [smiles for smiles in canonical if smiles is not None]
     metrics: dict[str, float | None] = {"valid": len(valid) / len(generated), "count": len(generated)}

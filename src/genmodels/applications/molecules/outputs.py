@@ -12,6 +12,7 @@ from rdkit.Chem import Draw
 
 from genmodels.applications.molecules.properties import PROPERTY_FUNCTIONS, molecule_properties
 from genmodels.applications.molecules.smiles import parse
+from genmodels.errors import ConfigError
 from genmodels.io.files import atomic_path, write_text_atomic
 
 
@@ -47,7 +48,7 @@ def draw_grid(smiles: list[str], path: str | Path, columns: int = 6, legends: li
     molecules = [(parse(text), legend) for text, legend in zip(smiles, legends or smiles, strict=True)]
     molecules = [(molecule, legend) for molecule, legend in molecules if molecule is not None]
     if not molecules:
-        raise ValueError(f"none of the {len(smiles)} SMILES to draw is a valid molecule; {path} was not written")
+        raise ConfigError(f"none of the {len(smiles)} SMILES to draw is a valid molecule; {path} was not written")
     image = Draw.MolsToGridImage(
         [molecule for molecule, _ in molecules], molsPerRow=min(columns, len(molecules)), subImgSize=(250, 200),
         legends=[legend[:40] for _, legend in molecules],

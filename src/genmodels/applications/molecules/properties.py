@@ -10,6 +10,7 @@ from rdkit.Chem import QED, Crippen, Descriptors
 from rdkit.Contrib.SA_Score import sascorer
 
 from genmodels.applications.molecules.smiles import parse
+from genmodels.errors import ConfigError
 
 PROPERTY_FUNCTIONS: dict[str, Callable[[Chem.Mol], float]] = {
     "qed": QED.qed,  # drug-likeness in [0, 1] (Bickerton et al., 2012)
@@ -40,9 +41,11 @@ def objective(spec: str) -> Callable[[str], float | None]:
         try:
             function = getattr(importlib.import_module(module_name), attribute)
         except (ImportError, AttributeError) as error:
-            raise ValueError(f"cannot import the objective {spec!r}: {error}") from None
+            raise ConfigError(f"cannot import the objective {spec!r}: {error}") from None
     else:
-        raise ValueError(f"objective must be one of {', '.join(PROPERTY_FUNCTIONS)} or 'module:function', got {spec!r}")
+        raise ConfigError(
+            f"objective must be one of {', '.join(PROPERTY_FUNCTIONS)} or 'module:function', got {spec!r}"
+        )
 
     def score(smiles: str) -> float | None:
         molecule = parse(smiles)

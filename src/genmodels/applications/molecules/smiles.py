@@ -10,6 +10,8 @@ import numpy as np
 import selfies
 from rdkit import Chem, RDLogger
 
+from genmodels.errors import ConfigError
+
 RDLogger.DisableLog("rdApp.*")  # invalid SMILES are counted and reported, not printed one by one
 
 T = TypeVar("T")
@@ -46,7 +48,7 @@ def randomize_smiles(smiles: str, rng: np.random.Generator) -> str:
     """One of the molecule's many valid SMILES strings, drawn with ``rng`` (augmentation, Bjerrum 2017)."""
     molecule = parse(smiles)
     if molecule is None:
-        raise ValueError(f"not a valid SMILES string: {smiles!r}")
+        raise ConfigError(f"not a valid SMILES string: {smiles!r}")
     seed = int(rng.integers(0, 2**31 - 1))
     return Chem.MolToRandomSmilesVect(molecule, 1, randomSeed=seed)[0]
 
@@ -54,7 +56,7 @@ def randomize_smiles(smiles: str, rng: np.random.Generator) -> str:
 def to_selfies(smiles: str) -> str:
     """SELFIES (Krenn et al., 2020): every string decodes to a valid molecule."""
     if parse(smiles) is None:
-        raise ValueError(f"not a valid SMILES string: {smiles!r}")
+        raise ConfigError(f"not a valid SMILES string: {smiles!r}")
     return selfies.encoder(smiles)
 
 

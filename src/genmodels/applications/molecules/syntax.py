@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from genmodels.data.tokenizers import CharTokenizer, Tokenizer
+from genmodels.errors import ConfigError
 
 # what a character does to the grammar's state
 END, OPEN, CLOSE, DIGIT, PERCENT, BOND, DOT, LEFT_BRACKET, RIGHT_BRACKET, ATOM = range(10)
@@ -45,7 +46,9 @@ class SmilesSyntaxMask:
 
     def __init__(self, tokenizer: Tokenizer, batch_size: int, device: torch.device | str = "cpu") -> None:
         if not isinstance(tokenizer, CharTokenizer):
-            raise ValueError(f"the SMILES syntax mask needs a character vocabulary, got a {tokenizer.kind!r} tokenizer")
+            raise ConfigError(
+                f"the SMILES syntax mask needs a character vocabulary, got a {tokenizer.kind!r} tokenizer"
+            )
         characters = ["\ufffd", *tokenizer.characters]  # id 0: the unknown character, never generated
         self.classes = torch.tensor([character_class(c) for c in characters], device=device)
         self.digits = torch.tensor([DIGITS.find(c) if c in DIGITS else 0 for c in characters], device=device)

@@ -24,6 +24,7 @@ from genmodels.applications.molecules.generation import representation_of, sampl
 from genmodels.applications.molecules.metrics import passes_filters
 from genmodels.applications.molecules.smiles import canonicalize_all, parse
 from genmodels.ensembles.vote import borda_count
+from genmodels.errors import ConfigError
 from genmodels.models.autoregressive.sequence import TokenModel
 from genmodels.models.vae.smiles import SmilesVAE
 
@@ -86,7 +87,7 @@ def vote_molecules(
 ) -> VoteResult:
     """``n`` molecules chosen by Borda count from ``candidates * n`` proposals of every member."""
     if any(representation_of(member) != "smiles" for member in members):
-        raise ValueError("molecule voting scores SMILES lines by every member's likelihood: members must write SMILES")
+        raise ConfigError("molecule voting scores SMILES lines by every member's likelihood: members must write SMILES")
     lines, sources = [], []
     for index, member in enumerate(members):
         proposed = sample_strings(member, n * candidates, max_length, seed=seed * 1000 + index)

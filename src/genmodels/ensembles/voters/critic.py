@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genmodels.errors import ConfigError
+
 
 class VoteCritic(nn.Module):
     """A two-hidden-layer MLP on flattened rows: real-versus-pool logits, shape ``(batch,)``."""
@@ -63,7 +65,7 @@ def fit_vote_critic(
     Returns the held-out logistic loss and accuracy of those weights.
     """
     if len(real) < batch_size or len(real_validation) == 0:
-        raise ValueError(f"the critic needs at least {batch_size} real rows and held-out real rows to check on")
+        raise ConfigError(f"the critic needs at least {batch_size} real rows and held-out real rows to check on")
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     for layer in critic.modules():  # a fresh start from the seed: the same fit whatever ran before

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from genmodels.errors import ConfigError
+
 CHUNK_ROWS = 1000
 """Candidates compared with the reference per distance matrix: bounds the memory of one block."""
 
@@ -30,7 +32,7 @@ def realism_reference(
     """
     rows = real.flatten(1).float()
     if len(rows) <= neighbours:
-        raise ValueError(f"the realism voter needs more than {neighbours} real rows (its k), got {len(rows)}")
+        raise ConfigError(f"the realism voter needs more than {neighbours} real rows (its k), got {len(rows)}")
     if len(rows) > max_rows:
         rows = rows[torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))[:max_rows]]
     radii = torch.cat([

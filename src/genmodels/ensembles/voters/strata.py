@@ -15,12 +15,14 @@ import numpy as np
 import torch
 from sklearn.cluster import KMeans
 
+from genmodels.errors import ConfigError
+
 
 def fit_strata(real: torch.Tensor, cells: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """k-means centres ``(cells, features)`` of the flattened real rows and each cell's share of them."""
     rows = real.flatten(1).double().cpu().numpy()
     if len(rows) < cells:
-        raise ValueError(f"{cells} strata need at least as many real rows, got {len(rows)}")
+        raise ConfigError(f"{cells} strata need at least as many real rows, got {len(rows)}")
     means = KMeans(cells, n_init=4, random_state=seed).fit(rows)
     shares = np.bincount(means.labels_, minlength=cells) / len(rows)
     return torch.from_numpy(means.cluster_centers_).float(), torch.from_numpy(shares).float()

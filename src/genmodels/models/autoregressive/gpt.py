@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genmodels.errors import ConfigError
 from genmodels.io.validation import PositiveFloat, PositiveInt, UnitInterval
 from genmodels.models.autoregressive.sequence import SequenceConfig, SequenceModel
 from genmodels.models.registry import register_model
@@ -37,11 +38,11 @@ class GPTConfig(SequenceConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.embedding_dim % self.num_heads:
-            raise ValueError(f"embedding_dim {self.embedding_dim} must be divisible by num_heads {self.num_heads}")
+            raise ConfigError(f"embedding_dim {self.embedding_dim} must be divisible by num_heads {self.num_heads}")
         if self.positions not in POSITIONS:
-            raise ValueError(f"positions must be one of {', '.join(POSITIONS)}, got {self.positions!r}")
+            raise ConfigError(f"positions must be one of {', '.join(POSITIONS)}, got {self.positions!r}")
         if self.positions == "rotary" and (self.embedding_dim // self.num_heads) % 2:
-            raise ValueError("rotary positions need an even head dimension")
+            raise ConfigError("rotary positions need an even head dimension")
 
 
 class LayerCache:
@@ -56,7 +57,7 @@ class LayerCache:
     def extend(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         end = self.length + keys.shape[2]
         if end > self.keys.shape[2]:
-            raise ValueError(f"the key/value cache holds {self.keys.shape[2]} positions; {end} were asked for")
+            raise ConfigError(f"the key/value cache holds {self.keys.shape[2]} positions; {end} were asked for")
         self.keys[:, :, self.length : end] = keys
         self.values[:, :, self.length : end] = values
         self.length = end
@@ -105,7 +106,7 @@ class CausalSelfAttention(nn.Module):
         # a whole sequence from its start is causal; one new query sees every cached key
         causal = keys.shape[2] == length
         if not causal and length != 1:
-            raise ValueError("extend a cached context one token at a time")
+            raise ConfigError("extend a cached context one token at a time")
         attended = F.scaled_dot_product_attention(
             queries, keys, values, dropout_p=self.dropout if self.training else 0.0, is_causal=causal and length > 1
         )
@@ -190,7 +191,7 @@ class GPT(SequenceModel):
     def _forward(self, tokens: torch.Tensor, start: int = 0, caches: list[LayerCache] | None = None) -> torch.Tensor:
         length = tokens.shape[1]
         if start + length > self.context_limit:
-            raise ValueError(f"{start + length} positions exceed the context length {self.context_limit}")
+            raise ConfigError(f"{start + length} positions exceed the context length {self.context_limit}")
         x = self.token_embedding(tokens)  # (batch, length, width)
         if self.position_embedding is not None:
             x = x + self.position_embedding(torch.arange(start, start + length, device=tokens.device))

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genmodels.errors import ConfigError
 from genmodels.io.validation import NonNegativeInt, PositiveInt, Sizes
 from genmodels.models.autoregressive.pixels import (
     AutoregressiveImageModel,
@@ -50,7 +51,7 @@ class MADEConfig(ModelConfig):
         super().__post_init__()
         check_pixel_levels(self.pixel_levels)
         if not 1 <= self.ensemble_masks <= self.num_masks:
-            raise ValueError(f"ensemble_masks must be in 1..num_masks ({self.num_masks}), got {self.ensemble_masks}")
+            raise ConfigError(f"ensemble_masks must be in 1..num_masks ({self.num_masks}), got {self.ensemble_masks}")
 
 
 @register_model("made")

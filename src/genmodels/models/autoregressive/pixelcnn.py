@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genmodels.errors import ConfigError
 from genmodels.io.validation import NonNegativeInt, PositiveInt
 from genmodels.models.autoregressive.pixels import (
     AutoregressiveImageModel,
@@ -45,9 +46,9 @@ class PixelCNNConfig(ModelConfig):
         super().__post_init__()
         check_pixel_levels(self.pixel_levels)
         if len(self.data_shape) != 3 or self.data_shape[0] != 1:
-            raise ValueError(f"pixelcnn models grey images (1, height, width), got data_shape {self.data_shape}")
+            raise ConfigError(f"pixelcnn models grey images (1, height, width), got data_shape {self.data_shape}")
         if self.kernel_size % 2 == 0 or self.first_kernel_size % 2 == 0:
-            raise ValueError("kernel sizes must be odd")
+            raise ConfigError("kernel sizes must be odd")
 
 
 class GatedLayer(nn.Module):

@@ -8,6 +8,7 @@ import math
 import torch
 from torch.nn import functional as F
 
+from genmodels.errors import ConfigError
 from genmodels.models.base import Batch, GenerativeModel
 
 PIXEL_LEVELS = (2, 256)
@@ -15,20 +16,20 @@ PIXEL_LEVELS = (2, 256)
 
 def check_pixel_levels(levels: int) -> None:
     if levels not in PIXEL_LEVELS:
-        raise ValueError(f"pixel_levels must be 2 (binary images) or 256 (8-bit grey levels), got {levels}")
+        raise ConfigError(f"pixel_levels must be 2 (binary images) or 256 (8-bit grey levels), got {levels}")
 
 
 def pixel_targets(x: torch.Tensor, levels: int, model_name: str) -> torch.Tensor:
     """Integer pixel values: {0, 1} for binary images, 0..255 for grey levels given in [0, 1]."""
     if levels == 2:
         if not torch.all((x == 0) | (x == 1)):
-            raise ValueError(
+            raise ConfigError(
                 f"{model_name} with pixel_levels=2 models binary pixels; binarize the data (data.binarize=true) "
                 "or set model.pixel_levels=256 for grey levels"
             )
         return x.long()
     if x.min() < 0 or x.max() > 1:
-        raise ValueError(f"{model_name} expects grey levels in [0, 1], got values in [{x.min()}, {x.max()}]")
+        raise ConfigError(f"{model_name} expects grey levels in [0, 1], got values in [{x.min()}, {x.max()}]")
     return (x * 255).round().long()
 
 
@@ -58,15 +59,15 @@ def class_labels(
     """Validated labels ``(batch,)`` for a conditional model (an int means every row); None when unconditional."""
     if num_classes == 0:
         if labels is not None:
-            raise ValueError("this model is not conditional (num_classes = 0); do not pass labels")
+            raise ConfigError("this model is not conditional (num_classes = 0); do not pass labels")
         return None
     if labels is None:
-        raise ValueError(f"this conditional model needs labels (integers in 0..{num_classes - 1})")
+        raise ConfigError(f"this conditional model needs labels (integers in 0..{num_classes - 1})")
     labels = torch.as_tensor(labels, device=device).long()
     if labels.dim() == 0:
         labels = labels.expand(batch)
     if labels.shape != (batch,) or labels.min() < 0 or labels.max() >= num_classes:
-        raise ValueError(f"labels must be {batch} integers in 0..{num_classes - 1}, got shape {tuple(labels.shape)}")
+        raise ConfigError(f"labels must be {batch} integers in 0..{num_classes - 1}, got shape {tuple(labels.shape)}")
     return labels
 
 

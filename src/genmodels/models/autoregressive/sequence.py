@@ -18,7 +18,7 @@ import torch
 from torch.nn import functional as F
 
 from genmodels.data.tokenizers import TOKENIZER_FILE, Tokenizer, load_tokenizer
-from genmodels.errors import CheckpointError
+from genmodels.errors import CheckpointError, ConfigError
 from genmodels.io.validation import PositiveInt, Sizes
 from genmodels.models.autoregressive.token_choice import TokenConstraint, choose_next_tokens
 from genmodels.models.base import Batch, GenerativeModel, ModelConfig, evaluation_result
@@ -35,11 +35,11 @@ class SequenceConfig(ModelConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if len(self.data_shape) != 1 or self.data_shape[0] < 2:
-            raise ValueError(
+            raise ConfigError(
                 f"a sequence model's data_shape is (context_length + 1,), got {self.data_shape}: train it on text data"
             )
         if self.vocab_size < 2:
-            raise ValueError(f"vocab_size must be at least 2, got {self.vocab_size}")
+            raise ConfigError(f"vocab_size must be at least 2, got {self.vocab_size}")
 
     @property
     def context_length(self) -> int:
@@ -59,15 +59,15 @@ class TokenModel(GenerativeModel):
         """Token ids ``(batch, length)`` on the model's device; a clear error for anything else."""
         if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2 or tokens.shape[1] < min_length:
             shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
-            raise ValueError(
+            raise ConfigError(
                 f"{type(self).__name__} expects {name} as token ids of shape (batch, length >= {min_length}), "
                 f"got {shape}"
             )
         if tokens.is_floating_point() and not torch.equal(tokens, tokens.round()):
-            raise ValueError(f"{name} must hold integer token ids")
+            raise ConfigError(f"{name} must hold integer token ids")
         tokens = tokens.long().to(self.device)
         if tokens.min() < 0 or tokens.max() >= self.config.vocab_size:
-            raise ValueError(f"{name} holds ids outside the vocabulary [0, {self.config.vocab_size})")
+            raise ConfigError(f"{name} holds ids outside the vocabulary [0, {self.config.vocab_size})")
         return tokens
 
     def start_token(self) -> int:
@@ -122,7 +122,7 @@ class SequenceModel(TokenModel):
         """log p(x_t | x_<t) for t = 1..length-1: ``(batch, length - 1)``."""
         tokens = self.check_tokens(tokens)
         if self.context_limit is not None and tokens.shape[1] > self.context_limit + 1:
-            raise ValueError(
+            raise ConfigError(
                 f"rows of {tokens.shape[1]} tokens exceed the context ({self.context_limit}) plus one token"
             )
         logits = self.logits(tokens[:, :-1])
@@ -223,7 +223,7 @@ class SequenceModel(TokenModel):
                 f"{type(self).__name__} has no tokenizer: train it on text or load it with from_pretrained"
             )
         if num_samples < 1 or max_new_tokens < 0:
-            raise ValueError("num_samples must be positive and max_new_tokens non-negative")
+            raise ConfigError("num_samples must be positive and max_new_tokens non-negative")
         prompt_ids = [int(token) for token in self.tokenizer.encode(prompt)] or [self.start_token()]
         generator = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
         context = torch.tensor([prompt_ids] * num_samples, device=self.device)

@@ -6,6 +6,8 @@ from typing import Protocol
 
 import torch
 
+from genmodels.errors import ConfigError
+
 
 class TokenConstraint(Protocol):
     """Rules on which tokens may come next (e.g. a grammar), kept per row while a batch is generated."""
@@ -25,12 +27,12 @@ def restrict_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float
     """
     if top_k is not None:
         if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}")
+            raise ConfigError(f"top_k must be at least 1, got {top_k}")
         kth_largest = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth_largest, float("-inf"))
     if top_p is not None:
         if not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+            raise ConfigError(f"top_p must be in (0, 1], got {top_p}")
         sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
         probabilities = sorted_logits.softmax(dim=-1)
         # drop a token when the tokens ranked above it already reach top_p; the most likely always stays
@@ -50,7 +52,7 @@ def choose_next_tokens(
 ) -> torch.Tensor:
     """One token per row of ``(batch, vocab)`` logits; temperature 0 picks the most likely token."""
     if temperature < 0:
-        raise ValueError(f"temperature must be non-negative, got {temperature}")
+        raise ConfigError(f"temperature must be non-negative, got {temperature}")
     if temperature == 0:
         return logits.argmax(dim=-1)
     probabilities = restrict_logits(logits.float() / temperature, top_k, top_p).softmax(dim=-1)

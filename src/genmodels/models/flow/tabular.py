@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from genmodels.errors import ConfigError
 from genmodels.models.base import Batch
 from genmodels.models.flow.vector import Flow, FlowConfig
 from genmodels.models.registry import register_model
@@ -36,7 +37,7 @@ class TabularFlowConfig(FlowConfig, TableLayoutConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.dequantization_samples < 1:
-            raise ValueError(f"dequantization_samples must be at least 1, got {self.dequantization_samples}")
+            raise ConfigError(f"dequantization_samples must be at least 1, got {self.dequantization_samples}")
 
 
 @register_model("tabular-flow")

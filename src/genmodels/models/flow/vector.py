@@ -16,6 +16,7 @@ import torch
 import zuko
 from torch import nn
 
+from genmodels.errors import ConfigError
 from genmodels.models.base import Batch, GenerativeModel, ModelConfig
 from genmodels.models.registry import register_model
 
@@ -39,11 +40,11 @@ class FlowConfig(ModelConfig):
         super().__post_init__()
         self.hidden_features = tuple(int(size) for size in self.hidden_features)
         if len(self.data_shape) != 1 or self.data_shape[0] < 1:
-            raise ValueError(f"a flow models vectors of shape (features,), got data_shape {self.data_shape}")
+            raise ConfigError(f"a flow models vectors of shape (features,), got data_shape {self.data_shape}")
         if self.transform not in TRANSFORMS:
-            raise ValueError(f"transform must be one of {TRANSFORMS}, got {self.transform!r}")
+            raise ConfigError(f"transform must be one of {TRANSFORMS}, got {self.transform!r}")
         if self.transforms < 1 or self.bins < 1 or not self.hidden_features or min(self.hidden_features) < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"a flow needs at least one transform, one bin and non-empty hidden layers, got transforms "
                 f"{self.transforms}, bins {self.bins}, hidden_features {self.hidden_features}"
             )

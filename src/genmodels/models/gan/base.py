@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
+from genmodels.errors import ConfigError
 from genmodels.io.validation import NonNegativeFloat, NonNegativeInt, PositiveInt
 from genmodels.models.base import Batch, GenerativeModel, ModelConfig, TrainingPhase
 
@@ -63,13 +64,13 @@ class BaseGANConfig(ModelConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.loss not in GAN_LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(GAN_LOSSES)}, got {self.loss!r}")
+            raise ConfigError(f"loss must be one of {', '.join(GAN_LOSSES)}, got {self.loss!r}")
         if self.latent_dim < 1 or self.discriminator_steps < 1 or self.num_classes < 0:
-            raise ValueError("latent_dim and discriminator_steps must be at least 1, num_classes not negative")
+            raise ConfigError("latent_dim and discriminator_steps must be at least 1, num_classes not negative")
         if self.gradient_penalty < 0 or self.r1_penalty < 0:
-            raise ValueError("gradient_penalty and r1_penalty must not be negative")
+            raise ConfigError("gradient_penalty and r1_penalty must not be negative")
         if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+            raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 
 
 class BaseGAN(GenerativeModel):
@@ -125,14 +126,14 @@ class BaseGAN(GenerativeModel):
         """Validated one-hot labels for a conditional GAN; None for an unconditional one."""
         if not self.is_conditional:
             if labels is not None:
-                raise ValueError("this GAN is not conditional (num_classes = 0); do not pass labels")
+                raise ConfigError("this GAN is not conditional (num_classes = 0); do not pass labels")
             return None
         classes = self.config.num_classes
         if labels is None:
-            raise ValueError(f"this conditional GAN needs labels (integers in 0..{classes - 1})")
+            raise ConfigError(f"this conditional GAN needs labels (integers in 0..{classes - 1})")
         labels = torch.as_tensor(labels, device=self.device).long()
         if labels.shape != (batch_size,) or labels.min() < 0 or labels.max() >= classes:
-            raise ValueError(
+            raise ConfigError(
                 f"labels must be {batch_size} integers in 0..{classes - 1}, got shape {tuple(labels.shape)}"
             )
         return F.one_hot(labels, classes).to(torch.get_default_dtype())
@@ -164,7 +165,7 @@ class BaseGAN(GenerativeModel):
         if truncation is None:
             return torch.randn(shape, generator=generator, device=self.device)
         if truncation <= 0:
-            raise ValueError(f"truncation must be positive, got {truncation}")
+            raise ConfigError(f"truncation must be positive, got {truncation}")
         low = torch.special.ndtr(torch.tensor(-float(truncation), dtype=torch.float64))
         uniform = torch.rand(shape, generator=generator, device=self.device, dtype=torch.float64)
         return torch.special.ndtri(low + uniform * (1 - 2 * low)).to(torch.get_default_dtype())
@@ -172,11 +173,11 @@ class BaseGAN(GenerativeModel):
     # --- training -------------------------------------------------------------------------
     def loss(self, batch: Batch, phase: str | None = None) -> dict[str, torch.Tensor]:
         if phase not in (None, "discriminator", "generator"):
-            raise ValueError(f"a GAN has phases 'discriminator' and 'generator', not {phase!r}")
+            raise ConfigError(f"a GAN has phases 'discriminator' and 'generator', not {phase!r}")
         real = self.check_input(batch["x"]) * 2.0 - 1.0
         labels = batch.get("y") if self.is_conditional else None
         if self.is_conditional and labels is None:
-            raise ValueError("a conditional GAN trains on labelled data: the batch has no 'y'")
+            raise ConfigError("a conditional GAN trains on labelled data: the batch has no 'y'")
         z = self.latent_noise(real.shape[0])
         losses: dict[str, torch.Tensor] = {}
         if phase in (None, "discriminator"):
@@ -316,7 +317,7 @@ class BaseGAN(GenerativeModel):
         if use_ema is None:
             use_ema = self.config.ema_decay > 0
         if use_ema and self.config.ema_decay <= 0:
-            raise ValueError("this GAN keeps no EMA generator (ema_decay = 0)")
+            raise ConfigError("this GAN keeps no EMA generator (ema_decay = 0)")
         if self.is_conditional:
             if labels is None:
                 labels = torch.randint(self.config.num_classes, (n,), generator=generator, device=self.device)

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from torch import nn
 
+from genmodels.errors import ConfigError
 from genmodels.io.validation import PositiveInt
 from genmodels.models.gan.base import BaseGAN, BaseGANConfig
 from genmodels.models.registry import register_model
@@ -32,16 +33,16 @@ class DCGANConfig(BaseGANConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if len(self.data_shape) != 3 or self.data_shape[1] % 4 or self.data_shape[2] % 4:
-            raise ValueError(
+            raise ConfigError(
                 f"a DCGAN needs images (channels, height, width) with sides divisible by 4, got {self.data_shape}; "
                 "resize the data (data.image_size)"
             )
         if self.discriminator_norm not in DISCRIMINATOR_NORMS:
-            raise ValueError(
+            raise ConfigError(
                 f"discriminator_norm must be one of {', '.join(DISCRIMINATOR_NORMS)}, got {self.discriminator_norm!r}"
             )
         if self.discriminator_norm == "batch" and self.gradient_penalty > 0:
-            raise ValueError("a gradient penalty needs discriminator_norm 'layer' or 'none', not batch norm")
+            raise ConfigError("a gradient penalty needs discriminator_norm 'layer' or 'none', not batch norm")
 
 
 @register_model("dcgan")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import torch
 
 from genmodels.data.tabular import PREPROCESSOR_FILE, TabularPreprocessor
-from genmodels.errors import CheckpointError, DataError
+from genmodels.errors import CheckpointError, ConfigError, DataError
 from genmodels.io.validation import Range, Sizes
 from genmodels.models.base import ModelConfig
 
@@ -46,7 +46,7 @@ class TableLayoutConfig(ModelConfig):
             or min(self.categorical_sizes, default=1) < 1
             or self.numeric_features + sum(self.categorical_sizes) != width
         ):
-            raise ValueError(
+            raise ConfigError(
                 f"a table model takes rows of shape (features,) = numeric_features + sum(categorical_sizes); got "
                 f"data_shape {self.data_shape}, {self.numeric_features} numeric, groups {self.categorical_sizes}"
             )

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genmodels.errors import ConfigError
 from genmodels.io.validation import PositiveInt, Sizes
 from genmodels.models.base import Batch, GenerativeModel, evaluation_result
 from genmodels.models.registry import register_model
@@ -39,7 +40,7 @@ class TabularMADEConfig(TableLayoutConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.hidden_sizes or min(self.hidden_sizes) < 1 or self.components < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"tabular-made needs hidden layers of at least one unit and at least one mixture component, got "
                 f"hidden_sizes {self.hidden_sizes}, components {self.components}"
             )

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch.nn import functional as F
 
+from genmodels.errors import ConfigError
 from genmodels.io.validation import PositiveInt
 from genmodels.models.registry import register_model
 from genmodels.models.tabular.layout import TableLayoutConfig, TableModel
@@ -30,7 +31,7 @@ class TabularVAEConfig(VAEConfig, TableLayoutConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.likelihood != "gaussian":
-            raise ValueError("tabular-vae uses a Gaussian for numbers and a categorical per one-hot group")
+            raise ConfigError("tabular-vae uses a Gaussian for numbers and a categorical per one-hot group")
 
 
 @register_model("tabular-vae")

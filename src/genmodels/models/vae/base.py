@@ -27,6 +27,7 @@ from torch import nn
 from torch.distributions import ContinuousBernoulli
 from torch.nn import functional as F
 
+from genmodels.errors import ConfigError
 from genmodels.io.validation import ImportanceSamples, NonNegativeFloat, NonNegativeInt, PositiveInt
 from genmodels.models.base import Batch, GenerativeModel, ModelConfig, evaluation_result
 from genmodels.nn.gaussian import (
@@ -63,13 +64,13 @@ class VAEConfig(ModelConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {', '.join(LIKELIHOODS)}, got {self.likelihood!r}")
+            raise ConfigError(f"likelihood must be one of {', '.join(LIKELIHOODS)}, got {self.likelihood!r}")
         if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+            raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         if self.beta < 0 or self.kl_warmup_steps < 0 or self.num_classes < 0:
-            raise ValueError("beta, kl_warmup_steps and num_classes must not be negative")
+            raise ConfigError("beta, kl_warmup_steps and num_classes must not be negative")
         if self.importance_samples < 1 or self.train_importance_samples < 1:
-            raise ValueError("importance sample counts must be at least 1")
+            raise ConfigError("importance sample counts must be at least 1")
 
 
 class BaseVAE(GenerativeModel):
@@ -109,13 +110,13 @@ class BaseVAE(GenerativeModel):
     def _condition(self, features: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         if not self.is_conditional:
             if labels is not None:
-                raise ValueError("this VAE is not conditional (num_classes = 0); do not pass labels")
+                raise ConfigError("this VAE is not conditional (num_classes = 0); do not pass labels")
             return features
         if labels is None:
-            raise ValueError(f"this conditional VAE needs labels (integers in 0..{self.config.num_classes - 1})")
+            raise ConfigError(f"this conditional VAE needs labels (integers in 0..{self.config.num_classes - 1})")
         labels = torch.as_tensor(labels, device=features.device).long()
         if labels.shape != features.shape[:1] or labels.min() < 0 or labels.max() >= self.config.num_classes:
-            raise ValueError(
+            raise ConfigError(
                 f"labels must be {features.shape[0]} integers in 0..{self.config.num_classes - 1}, "
                 f"got shape {tuple(labels.shape)}"
             )
@@ -158,7 +159,7 @@ class BaseVAE(GenerativeModel):
     def _flat_input(self, x: torch.Tensor) -> torch.Tensor:
         x_flat = self.check_input(x).flatten(1)
         if self.config.likelihood == "bernoulli" and not torch.all((x_flat == 0) | (x_flat == 1)):
-            raise ValueError(
+            raise ConfigError(
                 "the bernoulli likelihood needs binary data (every value 0 or 1); binarize the data "
                 "(--binarize) or choose likelihood continuous_bernoulli or gaussian for grey levels"
             )

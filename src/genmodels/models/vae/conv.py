@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from genmodels.errors import ConfigError
 from genmodels.io.validation import PositiveInt, Sizes
 from genmodels.models.registry import register_model
 from genmodels.models.vae.base import BaseVAE, VAEConfig
@@ -26,10 +27,10 @@ class ConvVAEConfig(VAEConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if len(self.data_shape) != 3:
-            raise ValueError(f"a convolutional VAE needs images (channels, height, width), got {self.data_shape}")
+            raise ConfigError(f"a convolutional VAE needs images (channels, height, width), got {self.data_shape}")
         factor = 2 ** len(self.channels)
         if self.data_shape[1] % factor or self.data_shape[2] % factor:
-            raise ValueError(
+            raise ConfigError(
                 f"image side {self.data_shape[1:]} must be divisible by 2**len(channels) = {factor}; "
                 "use fewer channels stages or resize the data (data.image_size)"
             )

@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from genmodels.errors import ConfigError
 from genmodels.io.validation import ImportanceSamples, NonNegativeFloat, NonNegativeInt, PositiveInt, Sizes
 from genmodels.models.autoregressive.sequence import TokenModel
 from genmodels.models.autoregressive.token_choice import choose_next_tokens
@@ -56,11 +57,11 @@ class SmilesVAEConfig(ModelConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if len(self.data_shape) != 1 or self.data_shape[0] < 3:
-            raise ValueError(f"a SMILES VAE's data_shape is (context_length + 1,), got {self.data_shape}")
+            raise ConfigError(f"a SMILES VAE's data_shape is (context_length + 1,), got {self.data_shape}")
         if self.vocab_size < 2 or self.latent_dim < 1 or self.decoder_layers < 1:
-            raise ValueError("vocab_size must be at least 2, latent_dim and decoder_layers at least 1")
+            raise ConfigError("vocab_size must be at least 2, latent_dim and decoder_layers at least 1")
         if self.beta < 0 or self.kl_warmup_steps < 0 or self.importance_samples < 1:
-            raise ValueError("beta and kl_warmup_steps must not be negative, importance_samples at least 1")
+            raise ConfigError("beta and kl_warmup_steps must not be negative, importance_samples at least 1")
 
 
 @register_model("smiles-vae")
@@ -101,13 +102,13 @@ class SmilesVAE(TokenModel):
         tokens = self.check_tokens(x)
         if tokens.shape[1] != self.config.data_shape[0]:
             window = self.config.data_shape[0]
-            raise ValueError(f"{type(self).__name__} expects rows of {window} tokens, got {tuple(x.shape)}")
+            raise ConfigError(f"{type(self).__name__} expects rows of {window} tokens, got {tuple(x.shape)}")
         line_break = self.start_token()
         if not torch.all(tokens[:, 0] == line_break):
-            raise ValueError("every row must start with a line break, as DataSpec(line_rows=True) builds them")
+            raise ConfigError("every row must start with a line break, as DataSpec(line_rows=True) builds them")
         is_break = tokens[:, 1:] == line_break
         if not torch.all(is_break.any(dim=1)):
-            raise ValueError("every row must end its sequence with a line break within the row")
+            raise ConfigError("every row must end its sequence with a line break within the row")
         counted = (is_break.long().cumsum(dim=1) - is_break.long()) == 0  # up to and including the first break
         longest = int(counted.sum(dim=1).max())
         return tokens[:, : longest + 1], counted[:, :longest]
@@ -236,7 +237,7 @@ class SmilesVAE(TokenModel):
         for index, text in enumerate(strings):
             ids = self.tokenizer.encode(text)
             if "\n" in text or len(ids) > window - 2:
-                raise ValueError(f"{text!r} is not one line of at most {window - 2} tokens")
+                raise ConfigError(f"{text!r} is not one line of at most {window - 2} tokens")
             rows[index, 1 : len(ids) + 1] = ids
         return torch.from_numpy(rows)
 
