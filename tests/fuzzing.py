@@ -77,7 +77,11 @@ MEMORY_LIMIT_BYTES = 8 * 2**30
 def _run_in_child(connection, function: Callable[..., object], arguments: tuple) -> None:
     os.setpgrp()  # one process group: a hang is killed with the data-loading workers it started
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
-    connection.send(function(*arguments))
+    try:
+        outcome = function(*arguments)
+    except BaseException as error:  # noqa: BLE001 - the judge's own failure is reported, not lost
+        outcome = (TRACEBACK, f"{type(error).__name__} in the command's process: {str(error)[:300]}")
+    connection.send(outcome)
 
 
 def _invoke_cli(arguments: list[str]) -> tuple[str, str]:
