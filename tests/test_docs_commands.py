@@ -1,5 +1,5 @@
 """The runner of the docs' commands (benchmarks/docs_commands.py): what it extracts and how it shrinks budgets;
-the slow test runs every page's commands."""
+the slow test, which CI runs, runs README.md's commands (the whole set, every guide too, is the benchmark's)."""
 
 import importlib.util
 import sys
@@ -50,8 +50,8 @@ def test_every_page_has_commands_to_run(runner):
 
 
 @pytest.mark.slow
-def test_every_command_of_the_readme_and_the_guides_runs(runner, tmp_path):
-    outcomes = runner.run_pages(list(runner.PAGES), tmp_path, timeout=600)
+def test_every_command_of_the_readme_runs(runner, tmp_path):
+    outcomes = runner.run_pages(["README.md"], tmp_path, timeout=600)
     failed = [f"{outcome.run}: {outcome.reason}" for outcome in outcomes if outcome.status == "failed"]
     assert not failed, "\n".join(failed)
-    assert sum(outcome.status == "passed" for outcome in outcomes) > 20
+    assert sum(outcome.status == "passed" for outcome in outcomes) >= 9
