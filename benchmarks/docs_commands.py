@@ -65,6 +65,7 @@ SKIPS: tuple[tuple[str, str], ...] = (
     (r"--resume", "continues a run that was stopped"),
     (r"--reference moses|--known moses|molecules (optimize|vote)", "a MOSES-scale molecule step (slow tests)"),
     (r"models/gpt-my-play|merge-lora runs/gpt-finetuned", "needs a LoRA run of a user's play"),
+    (r"genmodels serve ", "a server runs until stopped (tests/test_serve.py and benchmarks/serving.py run it)"),
 )
 """Commands not run here, each with why."""
 

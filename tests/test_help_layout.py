@@ -43,7 +43,7 @@ def test_on_80_columns_no_option_name_or_help_word_is_cut(words, command):
 def test_train_help_on_80_columns_shows_its_bracketed_sections_and_the_new_options():
     text = " ".join(BOX_DRAWING.sub(" ", narrow_help("train")).split())
     assert "TOML or JSON file with [model], [data], [trainer] sections." in text
-    assert "[default: runs/MODEL-DATA]" in text
+    assert "[default: runs/MODEL-DATA;" in text
     assert "--quick" in text and "--final-eval" in text and "[default: full; quick with --quick]" in text
 
 

@@ -18,8 +18,8 @@ RunDirectory = Annotated[
     typer.Option(
         "--output",
         "-o",
-        help="Run directory \\[default: runs/MODEL-DATA]; a conditional model or another objective is named: "
-        "runs/vae-conditional-iwae-digits.",
+        help="Run directory \\[default: runs/MODEL-DATA; the name also says conditional, and the objective "
+        "when it is not the default].",
     ),
 ]
 ConfigFile = Annotated[
