@@ -232,8 +232,9 @@ def test_features_train_re_trains_a_feature_network_only_when_told(tmp_path):
 
 
 def test_sample_refuses_a_format_that_contradicts_the_file_and_names_what_it_wrote(tiny_run, tmp_path):
-    result = runner.invoke(app, ["sample", str(tiny_run), "-n", "4", "--format", "npy", "-o", str(tmp_path / "x.st")])
-    assert result.exit_code == 2 and "--format npy writes a .npy file" in result.output
+    contradiction = ["sample", str(tiny_run), "-n", "4", "--format", "npy", "-o", str(tmp_path / "x.safetensors")]
+    result = runner.invoke(app, contradiction)
+    assert result.exit_code == 2 and "contradicts" in result.output
     assert list(tmp_path.iterdir()) == []
     result = runner.invoke(app, ["sample", str(tiny_run), "-n", "4", "-o", str(tmp_path / "x.npy")])
     assert result.exit_code == 0 and f"wrote 4 samples to {tmp_path / 'x.npy'}" in " ".join(result.output.split())

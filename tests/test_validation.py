@@ -179,6 +179,10 @@ def test_a_model_too_large_for_memory_is_refused_before_allocation(monkeypatch):
     assert isinstance(build_model("vae", data_shape=(1, 28, 28), hidden_dim=512), VAE)
 
 
+NOT_BUILT_ON_META = {"flow", "tabular-flow"}
+"""zuko's masked layers call ``torch.unique``, which has no meta kernel: these models are not estimated."""
+
+
 @pytest.mark.parametrize("name", sorted(set(BUILTIN_MODELS) - {"ensemble"}))
 def test_the_estimate_is_each_family_s_exact_size_and_leaves_the_seeded_weights_alone(name):
     cls = get_model_class(name)
@@ -190,7 +194,10 @@ def test_the_estimate_is_each_family_s_exact_size_and_leaves_the_seeded_weights_
     estimate = model_bytes(cls, config)
     checked = cls(config)
     tensors = [*plain.parameters(), *plain.buffers()]
-    assert estimate == sum(tensor.numel() * tensor.element_size() for tensor in tensors)
+    if name in NOT_BUILT_ON_META:
+        assert estimate is None
+    else:
+        assert estimate == sum(tensor.numel() * tensor.element_size() for tensor in tensors)
     assert all(torch.equal(value, checked.state_dict()[key]) for key, value in plain.state_dict().items())
 
 

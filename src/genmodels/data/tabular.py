@@ -406,9 +406,11 @@ def _column_numbers(column: pd.Series) -> np.ndarray:
 
 def _refuse_numbers_with_typos(column: pd.Series) -> None:
     """A column of numbers with a few text entries is a typo, not a categorical column: refuse it by name."""
+    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+        return  # booleans and numbers taken as categories (a constant column, say) hold no text
     parsed = pd.to_numeric(column, errors="coerce")
-    if parsed.notna().mean() >= 0.5:
-        text = parsed.isna()
+    text = parsed.isna() & column.notna()
+    if text.any() and parsed.notna().mean() >= 0.5:
         raise DataError(
             f"column {column.name!r} holds numbers, but row(s) {column.index[text][:5].tolist()} hold text "
             f"{column[text].iloc[:3].tolist()}; fix those rows, or list the column in data.categorical_columns "
