@@ -26,7 +26,11 @@ def train_features(
     data: Annotated[str, typer.Option(help="A labelled image data set: a built-in name or a path.")],
     output: Annotated[
         Optional[Path],
-        typer.Option("--output", "-o", help="Directory \\[default: a folder named after the data in the cache, ~/.cache/genmodels]."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Directory \\[default: a folder named after the data in the cache, ~/.cache/genmodels].",
+        ),
     ] = None,
     epochs: Annotated[int, typer.Option(help="Training epochs (best validation accuracy is kept).")] = 20,
     seed: Annotated[int, typer.Option(help="Seed for initialisation, batches and augmentation.")] = 0,
