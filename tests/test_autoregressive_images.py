@@ -58,6 +58,22 @@ def test_pixelcnn_sees_exactly_the_pixels_above_and_to_the_left_without_a_blind_
     assert depends[before].float().mean() > 0.9  # with two 3x3 layers after a 7x7, nearly all of the past
 
 
+@pytest.mark.parametrize("settings", [{}, {"num_classes": 3}, {"pixel_levels": 256}], ids=["binary", "labels", "grey"])
+def test_pixelcnn_row_by_row_logits_equal_the_full_network(settings):
+    """The sampler's cached path (rows above once, the row's left part per pixel) is the same function."""
+    model = pixelcnn(data_shape=(1, 6, 7), **settings)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randint(0, model.config.pixel_levels, (3, 1, 6, 7), generator=generator) / (model.config.pixel_levels - 1)
+    labels = torch.tensor([0, 2, 1]) if settings.get("num_classes") else None
+    with torch.no_grad():
+        full = model.logits(x, labels)
+        for row in range(6):
+            rows_above = model.rows_above(x[:, :, : row + 1], labels)
+            for column in range(7):
+                cached = model.row_logits(x[:, :, row : row + 1, : column + 1], rows_above, labels)
+                assert torch.allclose(cached[:, 0, column], full[:, row, column], atol=1e-5)
+
+
 ALL_2X2_BINARY = torch.tensor(list(itertools.product([0.0, 1.0], repeat=4))).view(16, 1, 2, 2)
 
 

@@ -69,22 +69,35 @@ class GatedLayer(nn.Module):
     def forward(
         self, vertical: torch.Tensor, horizontal: torch.Tensor, labels: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        height, width = vertical.shape[-2:]
+        vertical_out, to_horizontal = self.vertical_step(vertical, labels)
+        return vertical_out, self.horizontal_step(horizontal, to_horizontal, labels)
+
+    def vertical_step(self, vertical: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The vertical stack's output and what it adds to the horizontal stack (rows above only)."""
+        height = vertical.shape[-2]
         v = self.vertical(vertical)[:, :, :height]  # (batch, 2C, H, W): row i sees rows <= i
+        # shift the vertical stack down one row before it joins the horizontal one: rows < i only
+        to_horizontal = self.vertical_to_horizontal(F.pad(v, (0, 0, 1, 0))[:, :, :height])
+        if labels is not None:
+            v = v + self._bias(labels)
+        return gate(v), to_horizontal
+
+    def horizontal_step(
+        self, horizontal: torch.Tensor, to_horizontal: torch.Tensor, labels: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The horizontal stack: pixels to the left in the row plus the rows above (``to_horizontal``)."""
+        width = horizontal.shape[-1]
         h = self.horizontal(horizontal)[:, :, :, :width]  # column j sees columns <= j
         if self.first:  # shift right: column j sees columns < j only
             h = F.pad(h, (1, 0))[:, :, :, :width]
-        # shift the vertical stack down one row before it joins the horizontal one: rows < i only
-        v_shifted = F.pad(v, (0, 0, 1, 0))[:, :, :height]
-        h = h + self.vertical_to_horizontal(v_shifted)
+        h = h + to_horizontal
         if labels is not None:
-            bias = self.class_bias(labels)[:, :, None, None]
-            v, h = v + bias, h + bias
-        v_out, h_gated = gate(v), gate(h)
-        h_out = self.horizontal_out(h_gated)
-        if not self.first:
-            h_out = h_out + horizontal
-        return v_out, h_out
+            h = h + self._bias(labels)
+        h_out = self.horizontal_out(gate(h))
+        return h_out if self.first else h_out + horizontal
+
+    def _bias(self, labels: torch.Tensor) -> torch.Tensor:
+        return self.class_bias(labels)[:, :, None, None]
 
 
 def gate(x: torch.Tensor) -> torch.Tensor:
@@ -140,12 +153,35 @@ class PixelCNN(AutoregressiveImageModel):
     def _sample(
         self, n: int, generator: torch.Generator | None, labels: torch.Tensor | int | None = None
     ) -> torch.Tensor:
-        """Raster order, one network pass per pixel for all ``n`` samples at once."""
+        """Raster order for all ``n`` samples at once, the rows above computed once per row.
+
+        What the rows above contribute to a row is fixed before its first pixel is drawn, so the
+        vertical stacks run once per row and each pixel runs only the horizontal stacks over the
+        row's pixels to its left: exactly the logits of the full network, at a fraction of its cost.
+        """
         labels = class_labels(labels, n, self.config.num_classes, self.device)
         _, height, width = self.config.data_shape
         x = torch.zeros(n, 1, height, width, device=self.device)
         for row in range(height):
+            rows_above = self.rows_above(x[:, :, : row + 1], labels)
             for column in range(width):
-                logits = self.logits(x[:, :, : row + 1], labels)[:, row, column]  # later rows cannot matter
+                logits = self.row_logits(x[:, :, row : row + 1, : column + 1], rows_above, labels)[:, 0, column]
                 x[:, 0, row, column] = sample_pixels(logits, self.config.pixel_levels, generator)
         return x
+
+    def rows_above(self, x: torch.Tensor, labels: torch.Tensor | None) -> list[torch.Tensor]:
+        """Each layer's contribution from the rows above the last row of ``x`` to that row."""
+        vertical, contributions = x, []
+        for layer in self.layers:
+            vertical, to_horizontal = layer.vertical_step(vertical, labels)
+            contributions.append(to_horizontal[:, :, -1:])
+        return contributions
+
+    def row_logits(
+        self, row: torch.Tensor, rows_above: list[torch.Tensor], labels: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Logits of one row's pixels ``(batch, 1, columns, outputs)`` given :meth:`rows_above`."""
+        horizontal = row
+        for layer, to_horizontal in zip(self.layers, rows_above, strict=True):
+            horizontal = layer.horizontal_step(horizontal, to_horizontal[..., : row.shape[-1]], labels)
+        return self.head(horizontal).permute(0, 2, 3, 1)
