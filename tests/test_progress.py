@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from genmodels.cli.main import app
 from genmodels.io import progress as progress_module
 from genmodels.io.progress import PhaseProgress, format_duration
+from genmodels.models import PixelCNN, PixelCNNConfig
+from genmodels.runs.report import QUICK_MIN_SAMPLES, quick_sample_count
 from genmodels.training import progress as training_progress
 from genmodels.training.progress import TrainingProgress
 
@@ -105,6 +107,14 @@ def test_quick_sets_a_time_budget_and_a_quick_final_evaluation(quick_run):
     assert likelihood["examples"] == min(500, report["data"]["sizes"]["test"])
     assert report["test"]["sample_quality"]["candidate_images"] <= 500
     assert "K=50" in output
+
+
+def test_a_quick_evaluation_draws_what_its_sampler_affords_in_about_30_seconds():
+    pixelcnn = PixelCNN(PixelCNNConfig(data_shape=(1, 8, 8), channels=4, num_layers=1))  # 200 in a full report
+    assert quick_sample_count(pixelcnn, data=None, seconds_per_sample=None) == 200
+    assert quick_sample_count(pixelcnn, data=None, seconds_per_sample=0.01) == 200  # fast: as in the full report
+    assert quick_sample_count(pixelcnn, data=None, seconds_per_sample=0.25) == 120  # 30 s / 0.25 s
+    assert quick_sample_count(pixelcnn, data=None, seconds_per_sample=5.0) == QUICK_MIN_SAMPLES
 
 
 def test_quick_keeps_a_time_budget_the_user_gives(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,9 +51,13 @@ SAMPLE_SEED = 0
 
 
 FINAL_EVALUATIONS = ("full", "quick", "none")
-QUICK_EVALUATION = {"max_examples": 500, "importance_samples": 50, "num_samples": 500}
+QUICK_EVALUATION = {"max_examples": 500, "importance_samples": 50, "num_samples": 500, "sampling_seconds": 30.0}
 """What a quick final evaluation computes: on the first 500 held-out examples (or text windows), with
-K = 50 importance samples, and sample quality from 500 samples (each at most the full evaluation's)."""
+K = 50 importance samples, and sample quality from 500 samples (each at most the full evaluation's),
+or from as many as the sampler draws in about 30 s at the speed measured on the report's sample grid
+(never fewer than :data:`QUICK_MIN_SAMPLES`): an autoregressive sampler pays one pass per pixel."""
+QUICK_MIN_SAMPLES = 100
+GRID_SAMPLES = 64
 FEW_SAMPLES = 1000
 """Below this many samples, k-NN precision and recall are read against their real-data floor."""
 SINGLE_CLASS = 1
@@ -139,6 +144,7 @@ def write_run_report(
     """
     if final_eval not in FINAL_EVALUATIONS:
         raise ConfigError(f"final_eval must be one of {', '.join(FINAL_EVALUATIONS)}, got {final_eval!r}")
+    seconds_per_sample = None
     if hasattr(model, "rows_to_strings"):  # a sequence VAE decodes whole lines
         lines = model.rows_to_strings(sample_images(model, 20))
         pictures = {"samples": str(run_dir / "samples.txt")}
@@ -153,7 +159,10 @@ def write_run_report(
         samples = draw_samples(model, MODE_SAMPLES, SAMPLE_SEED)
         pictures = {"samples": str(plot_points(data.train.images, samples, run_dir / "samples.png"))}
     else:
-        pictures = {"samples": str(save_image_grid(sample_images(model, 64), run_dir / "samples.png"))}
+        started = time.perf_counter()
+        grid = sample_images(model, GRID_SAMPLES)
+        seconds_per_sample = (time.perf_counter() - started) / GRID_SAMPLES
+        pictures = {"samples": str(save_image_grid(grid, run_dir / "samples.png"))}
     if (run_dir / HISTORY_NAME).is_file():
         pictures["training_curves"] = str(plot_training_curves(run_dir / HISTORY_NAME, run_dir / "training_curves.png"))
     pictures.update(write_latent_pictures(model, data, run_dir))
@@ -165,7 +174,7 @@ def write_run_report(
         "data": data.info,
         "training": dataclasses.asdict(fit),
         "final_evaluation": final_eval,
-        "test": final_evaluation(model, data, split, final_eval),
+        "test": final_evaluation(model, data, split, final_eval, seconds_per_sample),
         "pictures": pictures,
     }
     report["notes"] = quality_notes(model, fit, report["test"])
@@ -173,21 +182,39 @@ def write_run_report(
     return report
 
 
-def final_evaluation(model: GenerativeModel, data: DataSplits, split: str, final_eval: str) -> dict[str, Any]:
-    """The end-of-run evaluation: all of ``split``, a quick look at it, or nothing (``skipped``)."""
+def final_evaluation(
+    model: GenerativeModel,
+    data: DataSplits,
+    split: str,
+    final_eval: str,
+    seconds_per_sample: float | None = None,
+) -> dict[str, Any]:
+    """The end-of-run evaluation: all of ``split``, a quick look at it, or nothing (``skipped``).
+
+    ``seconds_per_sample``, the sampler's measured speed, sizes the quick evaluation's samples.
+    """
     if final_eval == "none":
         return {"split": split, "skipped": True}
     if final_eval == "full":
         return evaluate_split(model, data, split, num_samples=model.report_samples)
-    full_samples = model.report_samples
-    if full_samples is None and len(data.data_shape) == 3:  # images: as many samples as held-out images
-        full_samples = len(held_out_images(data))
     quick = {
         "max_examples": QUICK_EVALUATION["max_examples"],
         "importance_samples": min(QUICK_EVALUATION["importance_samples"], _importance_samples(model)),
-        "num_samples": min(QUICK_EVALUATION["num_samples"], full_samples or QUICK_EVALUATION["num_samples"]),
+        "num_samples": quick_sample_count(model, data, seconds_per_sample),
     }
     return {**evaluate_split(model, data, split, **quick), "quick": quick}
+
+
+def quick_sample_count(model: GenerativeModel, data: DataSplits, seconds_per_sample: float | None) -> int:
+    """Samples for a quick look: at most the full evaluation's and 500, and what ~30 s of sampling draws."""
+    full_samples = model.report_samples
+    if full_samples is None and len(data.data_shape) == 3:  # images: as many samples as held-out images
+        full_samples = len(held_out_images(data))
+    count = min(QUICK_EVALUATION["num_samples"], full_samples or QUICK_EVALUATION["num_samples"])
+    if seconds_per_sample:
+        affordable = int(QUICK_EVALUATION["sampling_seconds"] / seconds_per_sample)
+        count = min(count, max(affordable, QUICK_MIN_SAMPLES))
+    return count
 
 
 def _importance_samples(model: GenerativeModel) -> int:
