@@ -31,6 +31,7 @@ BUILTIN_MODELS: dict[str, str] = {
     "tabular-made": "genmodels.models.tabular.made",
     "flow": "genmodels.models.flow.vector",
     "tabular-flow": "genmodels.models.flow.tabular",
+    "image-flow": "genmodels.models.flow.image",
     "ensemble": "genmodels.ensembles.ensemble",
 }
 """Registered name -> the module whose ``@register_model`` defines it."""
