@@ -179,7 +179,7 @@ def test_a_model_too_large_for_memory_is_refused_before_allocation(monkeypatch):
     assert isinstance(build_model("vae", data_shape=(1, 28, 28), hidden_dim=512), VAE)
 
 
-NOT_BUILT_ON_META = {"flow", "tabular-flow"}
+NOT_BUILT_ON_META = {"flow", "tabular-flow", "image-flow"}
 """zuko's masked layers call ``torch.unique``, which has no meta kernel: these models are not estimated."""
 
 

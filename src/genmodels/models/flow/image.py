@@ -64,9 +64,10 @@ def build_multiscale_flow(config: ImageFlowConfig) -> normflows.MultiscaleFlow:
     levels = config.levels
     bases, flows, merges = [], [], []
     for level in range(levels):
-        width = channels * 2 ** (levels + 1 - level)
+        step_channels = channels * 2 ** (levels + 1 - level)
         steps: list[normflows.flows.Flow] = [
-            normflows.flows.GlowBlock(width, config.hidden_channels, split_mode="channel") for _ in range(config.blocks)
+            normflows.flows.GlowBlock(step_channels, config.hidden_channels, split_mode="channel")
+            for _ in range(config.blocks)
         ]
         steps.append(normflows.flows.Squeeze())
         flows.append(steps)
