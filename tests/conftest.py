@@ -7,6 +7,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache_directory(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Cached reference statistics go to a folder of the test session, never to the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENMODELS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture
 def binary_images() -> torch.Tensor:
     """64 binary 8x8 images with structure (a bar per row), so models have something to learn."""
