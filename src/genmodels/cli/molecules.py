@@ -170,7 +170,7 @@ def evaluate(
 ) -> None:
     """The MOSES metrics of any list of SMILES, and property-distribution plots against the test set.
 
-    The reference sets' statistics are computed on first use and cached (see ``genmodels molecules stats``).
+    The reference sets' statistics are computed on first use and cached (see genmodels molecules stats).
     """
     from genmodels.applications.molecules.datasets import read_smiles_strings
     from genmodels.applications.molecules.metrics import MIN_VALID_FOR_REFERENCE, evaluate_moses
@@ -232,8 +232,8 @@ def stats(
 ) -> None:
     """Compute and cache a reference set's statistics (ChemNet, fingerprints, fragments, scaffolds, properties).
 
-    ``evaluate`` does this on first use; run it ahead (after installing, or on a new machine) so that
-    every evaluation after a training run reads them. A cache that is stale or damaged is rebuilt.
+    evaluate does this on first use; run it ahead so that every evaluation after a training run reads them.
+    A cache that is stale (another file, other RDKit or fcd-torch versions) or damaged is rebuilt.
     """
     import time
 
