@@ -1,10 +1,19 @@
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Cached reference statistics go to a folder of the test session, never to the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENMODELS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ from tiny_generators import tiny_char_rnn
 from typer.testing import CliRunner
 
 from genmodels.applications.molecules.datasets import load_smiles
+from genmodels.applications.molecules.features import passes_filters
 from genmodels.applications.molecules.generation import hill_climb, sample_strings
-from genmodels.applications.molecules.metrics import moses_metrics, passes_filters
+from genmodels.applications.molecules.metrics import moses_metrics
 from genmodels.applications.molecules.properties import objective
 from genmodels.applications.molecules.smiles import canonical, from_selfies, randomize_smiles, to_selfies
 from genmodels.applications.molecules.voting import line_log_likelihood, vote_molecules

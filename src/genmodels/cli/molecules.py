@@ -164,29 +164,30 @@ def evaluate(
     ] = None,
     fcd: Annotated[bool, typer.Option(help="Compute the Frechet ChemNet distance (slowest metric).")] = True,
     n_jobs: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    cache_dir: Annotated[
+        Optional[Path], typer.Option(help="Reference statistics cache \\[default: $GENMODELS_CACHE_DIR or ~/.cache].")
+    ] = None,
 ) -> None:
-    """The MOSES metrics of any list of SMILES, and property-distribution plots against the test set."""
-    from genmodels.applications.molecules.datasets import load_smiles, read_smiles_strings
-    from genmodels.applications.molecules.metrics import MIN_VALID_FOR_REFERENCE, moses_metrics
-    from genmodels.applications.molecules.outputs import plot_property_distributions, properties_table
+    """The MOSES metrics of any list of SMILES, and property-distribution plots against the test set.
+
+    The reference sets' statistics are computed on first use and cached (see genmodels molecules stats).
+    """
+    from genmodels.applications.molecules.datasets import read_smiles_strings
+    from genmodels.applications.molecules.metrics import MIN_VALID_FOR_REFERENCE, evaluate_moses
+    from genmodels.applications.molecules.outputs import plot_property_distributions
     from genmodels.io.files import write_text_atomic
     from genmodels.io.versions import software_versions
 
     strings = read_smiles_strings(generated, column)
-    is_moses = reference == "moses" or Path(reference).is_dir()
-    if is_moses:
-        test = load_smiles(reference, split="test").smiles
-        scaffolds = load_smiles(reference, split="test_scaffolds").smiles
-        training = load_smiles(train or reference, split="train").smiles
-    else:
-        test, scaffolds = load_smiles(reference, column).smiles, None
-        training = load_smiles(train, column).smiles if train else None
-    metrics = moses_metrics(strings, training, test, scaffolds, n_jobs=n_jobs, fcd=fcd)
+    references = _reference_statistics(reference, train, column, n_jobs, cache_dir)
+    evaluation = evaluate_moses(strings, *references, n_jobs=n_jobs, fcd=fcd)
+    metrics = evaluation.metrics
     output = output or generated.with_suffix(".metrics.json")
-    generated_table = properties_table(strings)
     plot = None  # the property histograms need molecules to draw, as the distances do
-    if int(generated_table["valid"].sum()) >= MIN_VALID_FOR_REFERENCE:
-        plot = str(plot_property_distributions(generated_table, properties_table(test), output.with_suffix(".png")))
+    if len(next(iter(evaluation.generated_properties.values()), [])) >= MIN_VALID_FOR_REFERENCE:
+        test_properties = references[1].properties
+        plot = str(plot_property_distributions(evaluation.generated_properties, test_properties,
+                                               output.with_suffix(".png")))  # fmt: skip
     record = {"generated": str(generated), "reference": reference, "metrics": metrics, "properties_plot": plot,
               "versions": software_versions()}  # fmt: skip
     write_text_atomic(output, json.dumps(record, indent=2) + "\n")
@@ -198,6 +199,55 @@ def evaluate(
             f"(here {round(metrics['valid'] * metrics['count'])} of {metrics['count']} are valid)"
         )
     console.print(f"wrote {output}")
+
+
+def _reference_statistics(reference: str, train: str | None, column: str, n_jobs: int, cache_dir: Path | None):
+    """(train, test, scaffold test) statistics of a reference, cached; train only for novelty, None if not given."""
+    from genmodels.applications.molecules.reference_statistics import reference_statistics
+
+    def statistics(source: str, split: str, full: bool = True):
+        return reference_statistics(source, split, column, full=full, n_jobs=n_jobs, cache_dir=cache_dir)
+
+    if reference == "moses" or Path(reference).is_dir():
+        return (
+            statistics(train or reference, "train", full=False),
+            statistics(reference, "test"),
+            statistics(reference, "test_scaffolds"),
+        )
+    return (statistics(train, "train", full=False) if train else None), statistics(reference, "test"), None
+
+
+@molecules_app.command(
+    cls=ListOptionsCommand,
+    epilog="Examples:\n\n  genmodels molecules stats moses\n\n"
+    "  genmodels molecules stats ../data/moses/\n\n  genmodels molecules stats actives.csv --column smiles",
+)
+def stats(
+    reference: Annotated[str, typer.Argument(help="'moses' (shipped subsets), a MOSES directory, or a SMILES file.")],
+    column: Annotated[str, typer.Option(help="SMILES column of a CSV file.")] = "SMILES",
+    n_jobs: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    cache_dir: Annotated[
+        Optional[Path], typer.Option(help="Reference statistics cache \\[default: $GENMODELS_CACHE_DIR or ~/.cache].")
+    ] = None,
+) -> None:
+    """Compute and cache a reference set's statistics (ChemNet, fingerprints, fragments, scaffolds, properties).
+
+    evaluate does this on first use; run it ahead so that every evaluation after a training run reads them.
+    A cache that is stale (another file, other RDKit or fcd-torch versions) or damaged is rebuilt.
+    """
+    import time
+
+    from genmodels.applications.molecules.reference_statistics import cache_root
+
+    started = time.perf_counter()
+    train, test, scaffolds = _reference_statistics(reference, None, column, n_jobs, cache_dir)
+    if train is not None:
+        console.print(f"train: {len(train.canonical)} canonical SMILES")
+    for name, statistics in (("test", test), ("test_scaffolds", scaffolds)):
+        if statistics is not None:
+            console.print(f"{name}: {len(statistics.canonical)} molecules, {len(statistics.fragments)} fragments, "
+                          f"{len(statistics.scaffolds)} scaffolds")  # fmt: skip
+    console.print(f"cached in {cache_dir or cache_root()} ({time.perf_counter() - started:.1f} s)")
 
 
 @molecules_app.command(

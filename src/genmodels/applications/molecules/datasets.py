@@ -63,6 +63,11 @@ def read_smiles_strings(path: str | Path, column: str = "SMILES") -> list[str]:
         raise DataError(f"{path} is not a readable UTF-8 text file of SMILES (one per line): {error}") from None
 
 
+def shipped_moses_bytes(split: str) -> bytes:
+    """The compressed file of a shipped MOSES subset, as stored in the package."""
+    return (FILES / SHIPPED_MOSES[split]).read_bytes()
+
+
 def _shipped_moses(split: str) -> list[str]:
     with (FILES / SHIPPED_MOSES[split]).open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as text:
         return text.read().split()
@@ -75,11 +80,13 @@ def load_smiles(
     canonical: bool = True,
     n_jobs: int = 2,
     max_length: int = MAX_SMILES_LENGTH,
+    description: str | None = None,
 ) -> SmilesSet:
     """Valid molecules of a file, a MOSES directory (``split``) or ``"moses"`` (the shipped subsets).
 
     Invalid rows never raise: they are counted, skipped and shown (first few) in the report; so are
-    rows longer than ``max_length`` characters, which are not parsed at all.
+    rows longer than ``max_length`` characters, which are not parsed at all. A ``description`` shows the
+    progress of canonicalising a long set.
     """
     if max_length < 1:
         raise DataError(f"max_length must be at least 1 character, got {max_length}")
@@ -95,7 +102,9 @@ def load_smiles(
         strings, origin = read_smiles_strings(source, column), str(source)
     too_long = [number for number, text in enumerate(strings, 1) if len(text) > max_length]
     skipped = set(too_long)
-    parsed = canonicalize_all([text for number, text in enumerate(strings, 1) if number not in skipped], n_jobs)
+    parsed = canonicalize_all(
+        [text for number, text in enumerate(strings, 1) if number not in skipped], n_jobs, description
+    )
     results = iter(parsed)
     pairs = [(text, None if number in skipped else next(results)) for number, text in enumerate(strings, 1)]
     valid = [(result if canonical else original) for original, result in pairs if result]

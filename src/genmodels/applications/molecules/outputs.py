@@ -57,11 +57,13 @@ def draw_grid(smiles: list[str], path: str | Path, columns: int = 6, legends: li
     return Path(path)
 
 
-def plot_property_distributions(generated: pd.DataFrame, reference: pd.DataFrame, path: str | Path) -> Path:
-    """Histograms of each property for generated and reference molecules, as MOSES plots them."""
+def plot_property_distributions(
+    generated: dict[str, np.ndarray], reference: dict[str, np.ndarray], path: str | Path
+) -> Path:
+    """Histograms of each property of valid generated and reference molecules, as MOSES plots them."""
     figure = Figure(figsize=(4.0 * len(PROPERTY_FUNCTIONS), 3.2), layout="constrained")
     for axis, name in zip(figure.subplots(1, len(PROPERTY_FUNCTIONS)), PROPERTY_FUNCTIONS, strict=True):
-        values = [table.loc[table["valid"], name].to_numpy() for table in (reference, generated)]
+        values = [np.asarray(properties[name]) for properties in (reference, generated)]
         bins = np.histogram_bin_edges(np.concatenate(values), bins=40)
         for data, label in zip(values, ("reference", "generated"), strict=True):
             axis.hist(data, bins=bins, density=True, alpha=0.55, label=label)

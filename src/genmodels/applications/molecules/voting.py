@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from genmodels.applications.molecules.features import passes_filters
 from genmodels.applications.molecules.generation import representation_of, sample_strings
-from genmodels.applications.molecules.metrics import passes_filters
 from genmodels.applications.molecules.smiles import canonicalize_all, parse
 from genmodels.ensembles.vote import borda_count
 from genmodels.errors import ConfigError
