@@ -223,7 +223,10 @@ def optimize(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the top molecules (and tuned model).")],
     method: Annotated[
         str,
-        typer.Option(help="reinvent, hill-climb or latent \\[default: latent for a SMILES VAE, else hill-climb]."),
+        typer.Option(
+            help="reinvent, hill-climb or latent \\[default: latent for a SMILES VAE, else hill-climb].",
+            show_default=False,
+        ),
     ] = "auto",
     oracle_budget: Annotated[
         Optional[int], typer.Option(help="Most distinct molecules scored (every one counts, failures too).")
@@ -232,8 +235,13 @@ def optimize(
     samples: Annotated[int, typer.Option(help="Hill-climbing: molecules sampled per round.")] = 1000,
     keep: Annotated[int, typer.Option(help="Best molecules kept (latent route: also the starting codes).")] = 100,
     steps: Annotated[
-        int, typer.Option(help="Fine-tuning steps per round, latent gradient steps, or REINVENT updates.")
-    ] = 100,
+        Optional[int],
+        typer.Option(
+            help="Fine-tuning steps per round, latent gradient steps, or REINVENT updates \\[default: 100; "
+            "REINVENT with --oracle-budget: until the budget is spent].",
+            show_default=False,
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="REINVENT: molecules sampled per update.")] = 64,
     sigma: Annotated[float, typer.Option(help="REINVENT: weight of the score against the prior's likelihood.")] = 500.0,
     diversity_bucket: Annotated[
@@ -259,7 +267,11 @@ def optimize(
     if method not in ("auto", *DESIGN_METHODS):
         raise typer.BadParameter(f"--method must be one of {', '.join(DESIGN_METHODS)}, got {method!r}")
     oracle = Oracle(make_objective(objective), oracle_budget)
-    reinvent_config = ReinventConfig(steps=steps, batch_size=batch_size, sigma=sigma, bucket_size=diversity_bucket)
+    reinvent_steps = steps or (10**9 if oracle_budget else 100)
+    steps = steps or 100
+    reinvent_config = ReinventConfig(
+        steps=reinvent_steps, batch_size=batch_size, sigma=sigma, bucket_size=diversity_bucket
+    )
     with claim_run_directory(output, refusal_hint="optimised molecules go to a new folder; choose another -o"):
         model = genmodels.load(run)
         is_vae = hasattr(model, "rows_to_strings")  # a SMILES VAE decodes whole lines from a latent code
