@@ -21,9 +21,12 @@ import argparse
 import json
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+import torch
 
 import genmodels
 from genmodels.applications.molecules.guacamol_tasks import TASK_NAMES
@@ -120,6 +123,7 @@ def main() -> None:
     parser.add_argument("--diversity-bucket", type=int, default=0, help="Murcko-scaffold bucket (0: no filter)")
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/pmo.json"))
     parser.add_argument("--resume", action="store_true", help="keep the runs already in --output and skip them")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once, each in its own one-thread process")
     args = parser.parse_args()
     tasks = OFFLINE_TASKS if args.tasks == ["all"] else args.tasks
     unknown = sorted(set(tasks) - set(OFFLINE_TASKS))
@@ -131,35 +135,41 @@ def main() -> None:
     previous = json.loads(args.output.read_text())["runs"] if args.resume and args.output.is_file() else []
     runs = list(previous)
     done = {(run["task"], run["seed"]) for run in runs}
-    for seed in args.seeds:
-        for task in tasks:
-            if (task, seed) in done:
-                continue
-            run = run_task(args.prior, task, seed, args.budget, config)
+    pending = [(task, seed) for seed in args.seeds for task in tasks if (task, seed) not in done]
+    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"), initializer=torch.set_num_threads,
+                             initargs=(1,)) as pool:  # fmt: skip
+        futures = [pool.submit(run_task, args.prior, task, seed, args.budget, config) for task, seed in pending]
+        for future in as_completed(futures):
+            run = future.result()
             runs.append(run)
-            print(f"{task} seed {seed}: AUC top-10 {run['auc_top10']:.3f} after {run['oracle_calls']} calls "
-                  f"in {run['seconds']:.0f} s (load {run['loadavg_start'][0]:.1f})", flush=True)  # fmt: skip
-            record = {
-                "protocol": "PMO (Gao et al., 2022): REINVENT (Olivecrona et al., 2017) from a CharRNN prior "
-                "trained on MOSES; GuacaMol 0.5.5 scoring functions; AUC of the top-10 mean every 100 calls",
-                "prior": str(args.prior),
-                "settings": {
-                    "budget": args.budget,
-                    "batch_size": args.batch_size,
-                    "sigma": args.sigma,
-                    "diversity_bucket": args.diversity_bucket,
-                    "max_minutes": args.max_minutes,
-                    "replay": config.replay,
-                    "learning_rate": config.learning_rate,
-                },  # fmt: skip
-                "summary": summarise(runs),
-                "published": PUBLISHED,
-                "runs": runs,
-                "machine": {"cpus": os.cpu_count()},
-                "versions": software_versions(),
-            }
-            args.output.parent.mkdir(parents=True, exist_ok=True)
-            args.output.write_text(json.dumps(record, indent=2) + "\n")
+            print(f"{run['task']} seed {run['seed']}: AUC top-10 {run['auc_top10']:.3f} after {run['oracle_calls']} "
+                  f"calls in {run['seconds']:.0f} s (load {run['loadavg_start'][0]:.1f})", flush=True)  # fmt: skip
+            write_record(args, config, runs)
+
+
+def write_record(args: argparse.Namespace, config: ReinventConfig, runs: list[dict]) -> None:
+    record = {
+        "protocol": "PMO (Gao et al., 2022): REINVENT (Olivecrona et al., 2017) from a CharRNN prior trained on "
+        "MOSES; GuacaMol 0.5.5 scoring functions; AUC of the top-10 mean every 100 calls",
+        "prior": str(args.prior),
+        "settings": {
+            "budget": args.budget,
+            "batch_size": args.batch_size,
+            "sigma": args.sigma,
+            "diversity_bucket": args.diversity_bucket,
+            "max_minutes": args.max_minutes,
+            "replay": config.replay,
+            "learning_rate": config.learning_rate,
+            "jobs": args.jobs,
+        },  # fmt: skip
+        "summary": summarise(runs),
+        "published": PUBLISHED,
+        "runs": sorted(runs, key=lambda run: (run["seed"], run["task"])),
+        "machine": {"cpus": os.cpu_count()},
+        "versions": software_versions(),
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":
