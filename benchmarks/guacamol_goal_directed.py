@@ -95,14 +95,18 @@ def main() -> None:
         )
         results = [(name, row["score"]) for name, row in zip(SUITE_V2_NAMES, json.loads(suite_json.read_text())
                                                              ["results"], strict=True)]  # fmt: skip
-        tasks = list(SUITE_V2_NAMES)
     else:
-        tasks = [name for name in SUITE_V2_NAMES if name in args.tasks]
         suite = import_guacamol("guacamol.benchmark_suites").goal_directed_benchmark_suite("v2")
         results = []
-        for name in tasks:
+        for name in (name for name in SUITE_V2_NAMES if name in args.tasks):
             results.append((name, suite[SUITE_V2_NAMES.index(name)].assess_model(generator).score))
             print(f"{name}: {results[-1][1]:.3f} in {log[-1]['seconds']:.0f} s", flush=True)
+            write_record(args, results, log)  # each finished benchmark is kept, should the run be stopped
+    write_record(args, results, log)
+
+
+def write_record(args: argparse.Namespace, results: list[tuple[str, float]], log: list[dict]) -> None:
+    tasks = [name for name, _ in results]
     per_task = {name: {"score": score, **details, "Graph GA (published)": PUBLISHED["Graph GA"][name],
                        "SMILES LSTM (published)": PUBLISHED["SMILES LSTM"][name]}
                 for (name, score), details in zip(results, log, strict=True)}  # fmt: skip
@@ -118,7 +122,7 @@ def main() -> None:
             "diversity_bucket": args.diversity_bucket,
             "max_minutes": args.max_minutes,
         },  # fmt: skip
-        "tasks_run": len(tasks),
+        "tasks_run": len(results),
         "total": float(sum(row["score"] for row in per_task.values())),
         "published_total_same_tasks": {
             method: float(sum(PUBLISHED[method][name] for name in tasks)) for method in ("Graph GA", "SMILES LSTM")
@@ -128,6 +132,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count()},
         "versions": software_versions(),
     }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(record, indent=2) + "\n")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 
@@ -100,7 +101,7 @@ def test_reinvent_raises_the_objective_of_a_tiny_prior_within_a_few_steps(tiny_p
     agent = copy.deepcopy(tiny_prior)
     before = np.mean([line == BENZENE for line in sample_strings(agent, 300, max_length=20, seed=1)])
     oracle = Oracle(is_benzene, budget=50)
-    config = ReinventConfig(steps=10, batch_size=32, sigma=20.0, max_length=20, bucket_size=0)
+    config = ReinventConfig(steps=10, batch_size=32, sigma=20.0, max_length=20, bucket_size=0, patience=None)
     result = reinvent(agent, oracle, config, seed=0)
     after = np.mean([line == BENZENE for line in sample_strings(agent, 300, max_length=20, seed=1)])
     assert result.top[0] == (BENZENE, 1.0) and len(result.history) == 10
@@ -108,6 +109,9 @@ def test_reinvent_raises_the_objective_of_a_tiny_prior_within_a_few_steps(tiny_p
     assert oracle.calls == result.summary["calls"] <= 50
     prior_lines = sample_strings(tiny_prior, 300, max_length=20, seed=1)  # the prior itself is left as it was
     assert np.mean([line == BENZENE for line in prior_lines]) == before
+    # three molecules are all this prior writes: with patience, the run ends once they stop changing the best
+    stalled = reinvent(copy.deepcopy(tiny_prior), Oracle(is_benzene), dataclasses.replace(config, patience=2))
+    assert len(stalled.history) < 10 and stalled.summary["calls"] <= 4
 
 
 def test_optimize_command_runs_reinvent_and_writes_every_output(tiny_prior, tmp_path):

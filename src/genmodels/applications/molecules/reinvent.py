@@ -56,6 +56,8 @@ class ReinventConfig:
     temperature: float = 1.0
     max_seconds: float | None = None
     """Also stop after this much wall-clock time."""
+    patience: int | None = 5
+    """Stop once this many updates in a row leave the best 100 scores unchanged (PMO's rule); None: never."""
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "max_length"):
@@ -116,7 +118,7 @@ def reinvent(
     scaffold_filter = ScaffoldFilter(config.bucket_size, config.bucket_min_score)
     memory: dict[str, tuple[torch.Tensor, float]] = {}  # canonical SMILES -> (token row, reward)
     history = []
-    started = time.perf_counter()
+    started, best_scores, unchanged = time.perf_counter(), [], 0
     for step in range(config.steps):
         batch = _sample(agent, config, generator)
         smiles = _decode(agent, batch)
@@ -142,6 +144,10 @@ def reinvent(
         if on_step is not None:
             on_step(row)
         if oracle.exhausted or (config.max_seconds and time.perf_counter() - started > config.max_seconds):
+            break
+        previous, best_scores = best_scores, [value for _, value in oracle.best(100)]
+        unchanged = unchanged + 1 if best_scores == previous else 0
+        if config.patience is not None and unchanged >= config.patience:
             break
     summary = {"calls": oracle.calls, "failures": len(oracle.failures), "steps": len(history),
                "filled_scaffolds": sum(len(bucket) >= config.bucket_size for bucket in scaffold_filter.buckets.values())
