@@ -161,6 +161,7 @@ def write_record(args: argparse.Namespace, config: ReinventConfig, runs: list[di
             "replay": config.replay,
             "learning_rate": config.learning_rate,
             "jobs": args.jobs,
+            "patience": config.patience,
         },  # fmt: skip
         "summary": summarise(runs),
         "published": PUBLISHED,
