@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from genmodels.applications.molecules.datasets import load_smiles
 from genmodels.applications.molecules.generation import hill_climb, representation_of, sample_smiles, sample_strings
 from genmodels.applications.molecules.latent_optimization import optimize_latent
-from genmodels.applications.molecules.objectives import make_objective
+from genmodels.applications.molecules.objectives import Oracle, make_objective
+from genmodels.applications.molecules.reinvent import ReinventConfig, reinvent
 from genmodels.applications.molecules.smiles import canonical, from_selfies, to_selfies
 from genmodels.applications.molecules.voting import vote_molecules
 from genmodels.cli.main import app
@@ -116,6 +117,14 @@ def test_hill_climbing_tunes_a_selfies_generator_on_smiles_scores(selfies_genera
     result = hill_climb(model, score, rounds=2, samples_per_round=100, keep=1, steps_per_round=40)
     after = np.mean([score(smiles) or 0 for smiles in sample_smiles(model, 200, max_length=20, seed=1)])
     assert result.top[0][1] >= score("c1ccccc1") and after > before  # benzene or a valid heavier variant
+
+
+def test_reinvent_tunes_a_selfies_generator_on_smiles_scores(selfies_generator):
+    oracle = Oracle(lambda smiles: 1.0 if smiles == "c1ccccc1" else 0.0)
+    config = ReinventConfig(steps=6, batch_size=32, sigma=20.0, max_length=20, bucket_size=0, patience=None)
+    result = reinvent(copy.deepcopy(selfies_generator), oracle, config)
+    assert oracle.scores and all(canonical(smiles) == smiles for smiles in oracle.scores)  # SMILES, never SELFIES
+    assert result.top[0] == ("c1ccccc1", 1.0) and len(result.history) == 6
 
 
 def test_a_selfies_vae_samples_and_designs_in_smiles(selfies_corpus, tmp_path):
