@@ -59,7 +59,7 @@ def make_generator(prior: Path, budget: int, config: ReinventConfig, seed: int, 
                     chosen.append(smiles)
                 if len(chosen) == number_molecules:
                     break
-            log.append({"oracle_calls": oracle.calls, "agent_updates": len(result.history),
+            log.append({"oracle_calls": oracle.calls, "policy_updates": len(result.history),
                         "seconds": time.perf_counter() - started, "loadavg_start": load_before,
                         "loadavg_end": os.getloadavg(), "objective_failures": len(oracle.failures)})  # fmt: skip
             return chosen

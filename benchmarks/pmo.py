@@ -81,7 +81,7 @@ def run_task(prior: Path, task: str, seed: int, budget: int, config: ReinventCon
         "oracle_calls": oracle.calls,
         "budget": budget,
         "stopped_by": stopped_by,
-        "agent_updates": len(result.history),
+        "policy_updates": len(result.history),
         "mean_validity": float(np.mean([row["validity"] for row in result.history])),
         "objective_failures": len(oracle.failures),
         "seconds": time.perf_counter() - started,

@@ -98,12 +98,12 @@ def test_scaffold_filter_stops_rewarding_a_full_bucket():
 
 
 def test_reinvent_raises_the_objective_of_a_tiny_prior_within_a_few_steps(tiny_prior):
-    agent = copy.deepcopy(tiny_prior)
-    before = np.mean([line == BENZENE for line in sample_strings(agent, 300, max_length=20, seed=1)])
+    policy = copy.deepcopy(tiny_prior)
+    before = np.mean([line == BENZENE for line in sample_strings(policy, 300, max_length=20, seed=1)])
     oracle = Oracle(is_benzene, budget=50)
     config = ReinventConfig(steps=10, batch_size=32, sigma=20.0, max_length=20, bucket_size=0, patience=None)
-    result = reinvent(agent, oracle, config, seed=0)
-    after = np.mean([line == BENZENE for line in sample_strings(agent, 300, max_length=20, seed=1)])
+    result = reinvent(policy, oracle, config, seed=0)
+    after = np.mean([line == BENZENE for line in sample_strings(policy, 300, max_length=20, seed=1)])
     assert result.top[0] == (BENZENE, 1.0) and len(result.history) == 10
     assert after > before + 0.2, (before, after)
     assert oracle.calls == result.summary["calls"] <= 50

@@ -1,15 +1,15 @@
 """REINVENT: policy-gradient fine-tuning of a SMILES or SELFIES generator towards an objective.
 
 Olivecrona et al. (2017), "Molecular de-novo design through deep reinforcement learning": the
-generator (the agent) starts as a copy of a trained prior and is pulled towards the augmented
+generator (the policy) starts as a copy of a trained prior and is pulled towards the augmented
 likelihood ``log p_prior(x) + sigma * score(x)`` by minimising its squared difference from
-``log p_agent(x)``; the prior's likelihood keeps the agent writing the chemistry it learned.
+``log p_policy(x)``; the prior's likelihood keeps the policy writing the chemistry it learned.
 The best molecules so far are replayed in every batch (experience replay). A diversity filter
 (Blaschke et al., 2020, "Memory-assisted reinforcement learning for diverse molecular de novo
 design") gives a molecule no reward once its Bemis-Murcko scaffold has already earned
-``bucket_size`` rewarded molecules, so the agent has to keep finding new scaffolds.
+``bucket_size`` rewarded molecules, so the policy has to keep finding new scaffolds.
 
-The agent is any :class:`SequenceModel`: it is sampled with ``generate_tokens`` and scored with
+The policy is any :class:`SequenceModel`: it is sampled with ``generate_tokens`` and scored with
 ``token_log_probs``, nothing else. Every molecule goes through the :class:`Oracle`, whose budget
 ends the run.
 """
@@ -38,7 +38,7 @@ class ReinventConfig:
     """Defaults as in the PMO benchmark's REINVENT (Gao et al., 2022): batch 64, sigma 500, 24 replayed."""
 
     steps: int = 1000
-    """Most agent updates; the oracle budget usually ends the run first."""
+    """Most policy updates; the oracle budget usually ends the run first."""
     batch_size: int = 64
     sigma: float = 500.0
     """Weight of the score in the augmented likelihood; suits scores in [0, 1]."""
@@ -97,31 +97,31 @@ class _Batch:
 
 
 def reinvent(
-    agent: SequenceModel,
+    policy: SequenceModel,
     oracle: Oracle,
     config: ReinventConfig | None = None,
     seed: int = 0,
     on_step: Callable[[dict[str, float]], None] | None = None,
 ) -> OptimizationResult:
-    """Fine-tune ``agent`` in place towards high ``oracle`` scores until its budget or ``config.steps`` runs out."""
+    """Fine-tune ``policy`` in place towards high ``oracle`` scores until its budget or ``config.steps`` runs out."""
     config = config or ReinventConfig()
-    if agent.tokenizer is None:
+    if policy.tokenizer is None:
         raise ConfigError("REINVENT needs a generator trained on a molecule corpus (the model has no tokenizer)")
-    if agent.context_limit is not None:
-        config = dataclasses.replace(config, max_length=min(config.max_length, agent.context_limit))
+    if policy.context_limit is not None:
+        config = dataclasses.replace(config, max_length=min(config.max_length, policy.context_limit))
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    generator = torch.Generator(device=agent.device).manual_seed(seed)
-    prior = copy.deepcopy(agent).eval().requires_grad_(False)
-    agent.eval()  # no dropout: the likelihood that is trained is the one sampled
-    optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate)
+    generator = torch.Generator(device=policy.device).manual_seed(seed)
+    prior = copy.deepcopy(policy).eval().requires_grad_(False)
+    policy.eval()  # no dropout: the likelihood that is trained is the one sampled
+    optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate)
     scaffold_filter = ScaffoldFilter(config.bucket_size, config.bucket_min_score)
     memory: dict[str, tuple[torch.Tensor, float]] = {}  # canonical SMILES -> (token row, reward)
     history = []
     started, best_scores, unchanged = time.perf_counter(), [], 0
     for step in range(config.steps):
-        batch = _sample(agent, config, generator)
-        smiles = _decode(agent, batch)
+        batch = _sample(policy, config, generator)
+        smiles = _decode(policy, batch)
         values = oracle.score_all(smiles)
         rewards = [scaffold_filter(_canonical_of(text), value) if value is not None else 0.0
                    for text, value in zip(smiles, values, strict=True)]  # fmt: skip
@@ -130,9 +130,9 @@ def reinvent(
         tokens, lengths = batch.tokens, batch.lengths
         reward_tensor = torch.tensor(rewards, dtype=torch.float32)
         if replayed:
-            tokens, lengths = _stack([*_rows(batch), *(row for row, _ in replayed)], agent.start_token())
+            tokens, lengths = _stack([*_rows(batch), *(row for row, _ in replayed)], policy.start_token())
             reward_tensor = torch.cat([reward_tensor, torch.tensor([value for _, value in replayed])])
-        loss = _reinvent_loss(agent, prior, tokens.to(agent.device), lengths, reward_tensor, config.sigma)
+        loss = _reinvent_loss(policy, prior, tokens.to(policy.device), lengths, reward_tensor, config.sigma)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -155,13 +155,13 @@ def reinvent(
     return OptimizationResult(oracle.best(config.memory_size), history, summary)
 
 
-def _sample(agent: SequenceModel, config: ReinventConfig, generator: torch.Generator) -> _Batch:
+def _sample(policy: SequenceModel, config: ReinventConfig, generator: torch.Generator) -> _Batch:
     """``batch_size`` rows from the start token; a row ends at its first end token (the same line-break token)."""
-    end = agent.start_token()
-    context = torch.full((config.batch_size, 1), end, dtype=torch.long, device=agent.device)
-    steps, ended = [], torch.zeros(config.batch_size, dtype=torch.bool, device=agent.device)
+    end = policy.start_token()
+    context = torch.full((config.batch_size, 1), end, dtype=torch.long, device=policy.device)
+    steps, ended = [], torch.zeros(config.batch_size, dtype=torch.bool, device=policy.device)
     with torch.no_grad():
-        for tokens in agent.generate_tokens(context, config.max_length, config.temperature, generator=generator):
+        for tokens in policy.generate_tokens(context, config.max_length, config.temperature, generator=generator):
             steps.append(torch.where(ended, end, tokens))
             ended |= tokens == end
             if ended.all():
@@ -186,14 +186,14 @@ def _stack(rows: list[torch.Tensor], pad: int) -> tuple[torch.Tensor, torch.Tens
     return tokens, torch.tensor([len(row) - 1 for row in rows])
 
 
-def _decode(agent: SequenceModel, batch: _Batch) -> list[str]:
+def _decode(policy: SequenceModel, batch: _Batch) -> list[str]:
     """The molecules of a batch as SMILES; a row that never ended is an empty (invalid) string."""
-    end = agent.start_token()
+    end = policy.start_token()
     lines = []
     for row in _rows(batch):
         body = row[1:]
-        lines.append(agent.tokenizer.decode(body[:-1].numpy()) if body[-1] == end else "")
-    return as_smiles(lines, representation_of(agent))
+        lines.append(policy.tokenizer.decode(body[:-1].numpy()) if body[-1] == end else "")
+    return as_smiles(lines, representation_of(policy))
 
 
 def _canonical_of(smiles: str) -> str:
@@ -208,19 +208,19 @@ def _sequence_log_likelihood(model: SequenceModel, tokens: torch.Tensor, lengths
 
 
 def _reinvent_loss(
-    agent: SequenceModel,
+    policy: SequenceModel,
     prior: SequenceModel,
     tokens: torch.Tensor,
     lengths: torch.Tensor,
     rewards: torch.Tensor,
     sigma: float,
 ) -> torch.Tensor:
-    """Mean of ``(log p_prior + sigma * reward - log p_agent)^2`` (Olivecrona et al., 2017, eq. 3-4)."""
+    """Mean of ``(log p_prior + sigma * reward - log p_policy)^2`` (Olivecrona et al., 2017, eq. 3-4)."""
     with torch.no_grad():
         prior_likelihood = _sequence_log_likelihood(prior, tokens, lengths)
-    agent_likelihood = _sequence_log_likelihood(agent, tokens, lengths)
+    policy_likelihood = _sequence_log_likelihood(policy, tokens, lengths)
     augmented = prior_likelihood + sigma * rewards.to(tokens.device)
-    return (augmented - agent_likelihood).pow(2).mean()
+    return (augmented - policy_likelihood).pow(2).mean()
 
 
 def _replay(
