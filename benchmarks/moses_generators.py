@@ -33,7 +33,7 @@ from genmodels.applications.molecules.datasets import load_smiles
 from genmodels.applications.molecules.generation import hill_climb, sample_smiles
 from genmodels.applications.molecules.latent_optimization import optimize_latent
 from genmodels.applications.molecules.metrics import moses_metrics
-from genmodels.applications.molecules.properties import objective
+from genmodels.applications.molecules.objectives import make_objective
 from genmodels.applications.molecules.smiles import parallel_map, to_selfies
 from genmodels.io.versions import software_versions
 from genmodels.runs import make_spec, train_run
@@ -64,7 +64,7 @@ DESIGN_KNOWN = 5000
 
 def design(model, train: list[str], seed: int) -> dict:
     """Each family's route towards high QED: the top novel molecules against the best of ``DESIGN_KNOWN`` known ones."""
-    score = objective(DESIGN_OBJECTIVE)
+    score = make_objective(DESIGN_OBJECTIVE)
     known = train[:DESIGN_KNOWN]
     started = time.perf_counter()
     if model.model_type == "smiles-vae":

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from genmodels.applications.molecules.datasets import load_smiles
 from genmodels.applications.molecules.generation import hill_climb, representation_of, sample_smiles, sample_strings
 from genmodels.applications.molecules.latent_optimization import optimize_latent
-from genmodels.applications.molecules.properties import objective
+from genmodels.applications.molecules.objectives import Oracle, make_objective
+from genmodels.applications.molecules.reinvent import ReinventConfig, reinvent
 from genmodels.applications.molecules.smiles import canonical, from_selfies, to_selfies
 from genmodels.applications.molecules.voting import vote_molecules
 from genmodels.cli.main import app
@@ -110,12 +111,20 @@ def test_an_untrained_symbol_model_writes_only_decodable_strings(family):
 
 
 def test_hill_climbing_tunes_a_selfies_generator_on_smiles_scores(selfies_generator):
-    score = objective("weight")
+    score = make_objective("weight")
     model = copy.deepcopy(selfies_generator)
     before = np.mean([score(smiles) or 0 for smiles in sample_smiles(model, 200, max_length=20, seed=1)])
     result = hill_climb(model, score, rounds=2, samples_per_round=100, keep=1, steps_per_round=40)
     after = np.mean([score(smiles) or 0 for smiles in sample_smiles(model, 200, max_length=20, seed=1)])
     assert result.top[0][1] >= score("c1ccccc1") and after > before  # benzene or a valid heavier variant
+
+
+def test_reinvent_tunes_a_selfies_generator_on_smiles_scores(selfies_generator):
+    oracle = Oracle(lambda smiles: 1.0 if smiles == "c1ccccc1" else 0.0)
+    config = ReinventConfig(steps=6, batch_size=32, sigma=20.0, max_length=20, bucket_size=0, patience=None)
+    result = reinvent(copy.deepcopy(selfies_generator), oracle, config)
+    assert oracle.scores and all(canonical(smiles) == smiles for smiles in oracle.scores)  # SMILES, never SELFIES
+    assert result.top[0] == ("c1ccccc1", 1.0) and len(result.history) == 6
 
 
 def test_a_selfies_vae_samples_and_designs_in_smiles(selfies_corpus, tmp_path):
@@ -128,7 +137,7 @@ def test_a_selfies_vae_samples_and_designs_in_smiles(selfies_corpus, tmp_path):
     Trainer(config, tmp_path).fit(model, data.train.tensors())
     model.eval()
     assert np.mean([smiles in THREE for smiles in sample_smiles(model, 100, seed=0)]) > 0.8
-    score = objective("weight")
+    score = make_objective("weight")
     result = optimize_latent(model, score, THREE * 4, starts=3, steps=10, step_size=0.5, decode_every=5)
     start = result.history[0]  # the known molecules' codes (read as SELFIES) decode to those molecules
     assert start["validity"] == 1.0 and start["novelty"] == 0.0

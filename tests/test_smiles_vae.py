@@ -9,7 +9,7 @@ import torch
 import genmodels
 from genmodels.applications.molecules.generation import sample_strings
 from genmodels.applications.molecules.latent_optimization import fit_property_predictor, optimize_latent
-from genmodels.applications.molecules.properties import objective
+from genmodels.applications.molecules.objectives import make_objective
 from genmodels.data import DataSpec, load_data
 from genmodels.errors import DataError
 from genmodels.models import SmilesVAE, SmilesVAEConfig
@@ -127,7 +127,7 @@ def test_property_predictor_fits_a_linear_property():
 def test_latent_optimisation_reports_novel_molecules_scored_by_rdkit(trained):
     model, _, _ = trained
     known = MOLECULES[:4] * 5
-    score = objective("weight")
+    score = make_objective("weight")
     result = optimize_latent(model, score, known, starts=4, steps=20, step_size=0.5, decode_every=5)
     assert [row["step"] for row in result.history] == [0, 5, 10, 15, 20]
     assert all(smiles not in known for smiles, _ in result.top)

@@ -15,6 +15,7 @@ molecules_app = typer.Typer(
     help="Drug discovery: SMILES corpora, generation, MOSES metrics, property optimisation.", no_args_is_help=True
 )
 REPRESENTATIONS = ("smiles", "selfies")
+DESIGN_METHODS = ("reinvent", "hill-climb", "latent")
 
 
 def _check_representation(representation: str) -> None:
@@ -253,58 +254,106 @@ def stats(
 @molecules_app.command(
     cls=ListOptionsCommand,
     epilog="Examples:\n\n  genmodels molecules optimize runs/charrnn-moses --objective qed -o qed-run\n\n"
+    "  genmodels molecules optimize runs/charrnn-moses --method reinvent --objective guacamol:osimertinib_mpo "
+    "--oracle-budget 10000 -o osimertinib\n\n"
+    "  genmodels molecules optimize runs/charrnn-moses --method reinvent "
+    "--objective '0.7*guacamol:zaleplon_mpo+0.3*qed' -o zaleplon\n\n"
     "  genmodels molecules optimize runs/smiles-vae-moses --objective logp -o logp-latent\n\n"
     "  genmodels molecules optimize runs/charrnn-moses --objective mypackage.scores:activity --rounds 10",
 )
 def optimize(
     run: Annotated[Path, typer.Argument(help="Run or model directory: a sequence model or a SMILES VAE.")],
-    objective: Annotated[str, typer.Option(help="qed, logp, sa, weight, or module:function (higher is better).")],
+    objective: Annotated[
+        str,
+        typer.Option(
+            help="qed, logp, sa, weight, guacamol:TASK, module:function, or a weighted sum such as "
+            "'0.7*guacamol:osimertinib_mpo+0.3*qed' (higher is better)."
+        ),
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the top molecules (and tuned model).")],
+    method: Annotated[
+        str,
+        typer.Option(
+            help="reinvent, hill-climb or latent \\[default: latent for a SMILES VAE, else hill-climb].",
+            show_default=False,
+        ),
+    ] = "auto",
+    oracle_budget: Annotated[
+        Optional[int], typer.Option(help="Most distinct molecules scored (every one counts, failures too).")
+    ] = None,
     rounds: Annotated[int, typer.Option(help="Hill-climbing: sample / select / fine-tune rounds.")] = 5,
     samples: Annotated[int, typer.Option(help="Hill-climbing: molecules sampled per round.")] = 1000,
     keep: Annotated[int, typer.Option(help="Best molecules kept (latent route: also the starting codes).")] = 100,
-    steps: Annotated[int, typer.Option(help="Fine-tuning steps per round, or latent gradient steps.")] = 100,
+    steps: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Fine-tuning steps per round, latent gradient steps, or REINVENT updates \\[default: 100; "
+            "REINVENT with --oracle-budget: until the budget is spent].",
+            show_default=False,
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="REINVENT: molecules sampled per update.")] = 64,
+    sigma: Annotated[float, typer.Option(help="REINVENT: weight of the score against the prior's likelihood.")] = 500.0,
+    diversity_bucket: Annotated[
+        int, typer.Option(help="REINVENT: rewarded molecules per Murcko scaffold (0: no diversity filter).")
+    ] = 25,
     known: Annotated[str, typer.Option(help="Molecules for novelty (and the latent predictor): file or 'moses'.")] = (
         "moses"
     ),
     known_count: Annotated[int, typer.Option(help="Latent route: known molecules to fit on.")] = 5000,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
-    """Design molecules for an objective: hill-climbing for sequence models, latent-space ascent for a SMILES VAE."""
+    """Design molecules for an objective: REINVENT or hill-climbing (sequence models), latent ascent (SMILES VAE)."""
     import genmodels
     from genmodels.applications.molecules.datasets import load_smiles
     from genmodels.applications.molecules.generation import hill_climb
     from genmodels.applications.molecules.latent_optimization import optimize_latent
-    from genmodels.applications.molecules.outputs import draw_grid, properties_table
-    from genmodels.applications.molecules.properties import objective as make_objective
+    from genmodels.applications.molecules.objectives import Oracle, make_objective
+    from genmodels.applications.molecules.outputs import write_design_outputs
+    from genmodels.applications.molecules.reinvent import ReinventConfig, reinvent
     from genmodels.io.files import write_text_atomic
     from genmodels.io.run_directory import claim_run_directory
 
-    score = make_objective(objective)
+    if method not in ("auto", *DESIGN_METHODS):
+        raise typer.BadParameter(f"--method must be one of {', '.join(DESIGN_METHODS)}, got {method!r}")
+    oracle = Oracle(make_objective(objective), oracle_budget)
+    reinvent_steps = steps or (10**9 if oracle_budget else 100)
+    steps = steps or 100
+    reinvent_config = ReinventConfig(
+        steps=reinvent_steps, batch_size=batch_size, sigma=sigma, bucket_size=diversity_bucket
+    )
     with claim_run_directory(output, refusal_hint="optimised molecules go to a new folder; choose another -o"):
         model = genmodels.load(run)
+        is_vae = hasattr(model, "rows_to_strings")  # a SMILES VAE decodes whole lines from a latent code
+        method = method if method != "auto" else ("latent" if is_vae else "hill-climb")
+        if is_vae != (method == "latent"):
+            raise typer.BadParameter(
+                f"--method {method} needs {'a SMILES VAE' if method == 'latent' else 'a sequence model'}; {run} is a "
+                f"{model.model_type}"
+            )
         known_smiles = load_smiles(known).smiles
-        if hasattr(model, "rows_to_strings"):  # a SMILES VAE decodes whole lines from a latent code to ascend
-            route = "latent gradient ascent"
-            result = optimize_latent(model, score, known_smiles[:known_count], keep, steps, keep=keep, seed=seed)
+        if method == "latent":
+            result = optimize_latent(model, oracle, known_smiles[:known_count], keep, steps, keep=keep, seed=seed)
+        elif method == "reinvent":
+            result = reinvent(model, oracle, reinvent_config, seed=seed)
         else:
-            route = "hill-climbing"
-            result = hill_climb(model, score, rounds, samples, keep, steps, seed=seed)
+            result = hill_climb(model, oracle, rounds, samples, keep, steps, seed=seed)
+        if method != "latent":
             model.save_pretrained(output / "model", base=str(run), objective=objective)
-        table = properties_table([smiles for smiles, _ in result.top])
-        table.insert(1, "objective", [value for _, value in result.top])
-        training = set(known_smiles)
-        table["novel"] = [smiles not in training for smiles in table["smiles"]]
-        write_text_atomic(output / "top.csv", table.to_csv(index=False))
-        draw_grid(table["smiles"].tolist()[:24], output / "top.png",
-                  legends=[f"{value:.3f}" for value in table["objective"][:24]])  # fmt: skip
-        record = {"route": route, "objective": objective, "known": known, "seed": seed, "summary": result.summary,
+        write_design_outputs(output, result.top, oracle.curve(), set(known_smiles))
+        record = {"method": method, "objective": objective, "known": known, "seed": seed,
+                  "oracle_budget": oracle_budget, "oracle_calls": oracle.calls, "failures": len(oracle.failures),
+                  "failure_examples": dict(list(oracle.failures.items())[:10]), "summary": result.summary,
                   "history": result.history}  # fmt: skip
         write_text_atomic(output / "history.json", json.dumps(record, indent=2) + "\n")
-        for row in result.history:
+        for row in result.history[:: max(1, len(result.history) // 20)]:
             console.print(", ".join(f"{name} {value:.3f}" if isinstance(value, float) else f"{name} {value}"
                                     for name, value in row.items()))  # fmt: skip
-        console.print(f"{route}: wrote {output}/top.csv, top.png and history.json")
+        if oracle.failures:
+            first, why = next(iter(oracle.failures.items()))
+            console.print(f"{len(oracle.failures)} molecules scored 0: the objective failed, e.g. {first}: {why}")
+        console.print(f"{method}: {oracle.calls} oracle calls; wrote {output}/top.csv, top.png, curve.csv, "
+                      "curve.png and history.json")  # fmt: skip
 
 
 @molecules_app.command(cls=ListOptionsCommand, epilog="Examples:\n\n  genmodels molecules draw gen.smi -o grid.png")

@@ -71,3 +71,32 @@ def plot_property_distributions(
         axis.legend()
     figure.savefig(path, dpi=110)
     return Path(path)
+
+
+def write_design_outputs(
+    directory: Path, top: list[tuple[str, float]], curve: list[dict[str, float]], known: set[str]
+) -> None:
+    """What every design run leaves: ``top.csv`` (scores, properties, novelty), ``top.png``, ``curve.csv/png``."""
+    table = properties_table([smiles for smiles, _ in top])
+    table.insert(1, "objective", [value for _, value in top])
+    table["novel"] = [smiles not in known for smiles in table["smiles"]]
+    write_text_atomic(directory / "top.csv", table.to_csv(index=False))
+    curve_table = pd.DataFrame(curve, columns=["calls", "top1_mean", "top10_mean", "top100_mean"])
+    write_text_atomic(directory / "curve.csv", curve_table.to_csv(index=False))
+    plot_score_curve(curve_table, directory / "curve.png")
+    if top:
+        draw_grid(table["smiles"].tolist()[:24], directory / "top.png",
+                  legends=[f"{value:.3f}" for value in table["objective"][:24]])  # fmt: skip
+
+
+def plot_score_curve(curve: pd.DataFrame, path: str | Path) -> Path:
+    """Mean score of the best 1, 10 and 100 molecules against oracle calls: how fast a design run finds them."""
+    figure = Figure(figsize=(6.0, 4.0), layout="constrained")
+    axis = figure.subplots()
+    for column in ("top1_mean", "top10_mean", "top100_mean"):
+        axis.plot(curve["calls"], curve[column], label=column.replace("_mean", " mean").replace("top", "top-"))
+    axis.set_xlabel("oracle calls (distinct molecules scored)")
+    axis.set_ylabel("objective")
+    axis.legend()
+    figure.savefig(path, dpi=110)
+    return Path(path)
