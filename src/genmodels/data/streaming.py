@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -61,9 +62,12 @@ class ImageFolderSource(ImageSource):
         files = sorted(path for path in folder.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
         if not files:
             raise DataError(f"{folder}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) found")
-        self.folder, self.files, self.skip_corrupt = folder, files, skip_corrupt
+        self.folder, self.skip_corrupt = folder, skip_corrupt
         self.source = str(folder.resolve())
-        self.channels, self.size = self._scan_headers(channels, image_size)
+        self.channels, self.size = self._scan_headers(files, channels, image_size)
+        # one bytes array, not a list of objects: reading a name in a forked worker touches no reference
+        # count, so the workers share the listing with the main process instead of each copying it
+        self.paths = np.array([os.fsencode(path) for path in files])
         self.resize = image_size is not None
         parts = [path.relative_to(folder).parts for path in files]
         self.class_names = sorted({part[0] for part in parts if len(part) > 1}) or None
@@ -73,12 +77,14 @@ class ImageFolderSource(ImageSource):
         else:
             self.labels, self.class_names = None, None
 
-    def _scan_headers(self, channels: int | None, image_size: int | None) -> tuple[int, tuple[int, int]]:
+    def _scan_headers(
+        self, files: list[Path], channels: int | None, image_size: int | None
+    ) -> tuple[int, tuple[int, int]]:
         """Channels and size as the in-memory reader decides them, from the headers alone (no pixels decoded)."""
         if channels is not None and image_size is not None:
             return channels, (image_size, image_size)
         modes, sizes = set(), {}
-        for path in self.files:
+        for path in files:
             try:
                 with Image.open(path) as picture:
                     modes.add(picture.mode)
@@ -99,7 +105,7 @@ class ImageFolderSource(ImageSource):
         return channels, next(iter(sizes))
 
     def __len__(self) -> int:
-        return len(self.files)
+        return len(self.paths)
 
     @property
     def raw_shape(self) -> tuple[int, ...]:
@@ -110,7 +116,7 @@ class ImageFolderSource(ImageSource):
         read = np.ones(len(indices), dtype=bool)
         for position, index in enumerate(indices):
             try:
-                rows[position] = self._decode(self.files[index])
+                rows[position] = self._decode(Path(os.fsdecode(self.paths[index])))
             except DataError:
                 if not self.skip_corrupt:
                     raise
@@ -134,9 +140,9 @@ class ImageFolderSource(ImageSource):
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
-        for path in self.files:
-            stat = path.stat()
-            digest.update(f"{path.relative_to(self.folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        for name in self.paths:
+            stat = os.stat(name)
+            digest.update(name + f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
         return digest.hexdigest()
 
 
