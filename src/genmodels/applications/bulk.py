@@ -26,6 +26,8 @@ from genmodels.io.progress import PhaseProgress, progress_console
 from genmodels.models.base import GenerativeModel
 
 DEFAULT_CHUNK_ROWS = 100_000
+SCORE_BATCH_ROWS = 4096
+"""Rows per forward pass in bulk scoring: large enough that the per-call overhead stops mattering."""
 
 
 def chunk_seed(seed: int, chunk: int) -> int:
@@ -45,7 +47,8 @@ def score_chunk(detector: Detector, chunk: pd.DataFrame | np.ndarray, first_row:
         x = encode_table(detector.model, chunk, source)
     else:
         x = torch.from_numpy(np.asarray(chunk)).float()
-    return row_scores(detector, x, first_row, per_column=per_column and isinstance(chunk, pd.DataFrame))
+    per_column = per_column and isinstance(chunk, pd.DataFrame)
+    return row_scores(detector, x, first_row, per_column=per_column, batch_size=SCORE_BATCH_ROWS)
 
 
 def score_in_chunks(

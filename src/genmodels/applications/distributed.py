@@ -20,7 +20,7 @@ import torch
 
 from genmodels.applications.anomaly.detector import Detector
 from genmodels.applications.anomaly.rows import encode_table, row_scores
-from genmodels.applications.bulk import chunk_seed
+from genmodels.applications.bulk import SCORE_BATCH_ROWS, chunk_seed
 from genmodels.errors import ConfigError, DataError
 from genmodels.extras import require_extra
 from genmodels.models.base import load
@@ -43,7 +43,7 @@ class RunScorer:
         if missing:
             raise DataError(f"keep_columns {missing} are not columns of the rows scored with {self.run}")
         x = encode_table(self.detector.model, batch, f"rows scored with {self.run}")
-        scores = row_scores(self.detector, x, per_column=True).drop(columns="row")
+        scores = row_scores(self.detector, x, per_column=True, batch_size=SCORE_BATCH_ROWS).drop(columns="row")
         kept = batch[self.keep_columns].reset_index(drop=True)
         return pd.concat([kept, scores], axis=1)
 

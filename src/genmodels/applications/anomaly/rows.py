@@ -52,10 +52,12 @@ def scored_rows(detector: Detector, x: torch.Tensor, per_column: bool = False) -
     return table
 
 
-def row_scores(detector: Detector, x: torch.Tensor, first_row: int = 0, per_column: bool = False) -> pd.DataFrame:
+def row_scores(
+    detector: Detector, x: torch.Tensor, first_row: int = 0, per_column: bool = False, batch_size: int = 250
+) -> pd.DataFrame:
     """Row (numbered from ``first_row``), score and flag, and the per-column NLLs where asked: no rank,
-    so chunks of a large input can be scored apart."""
-    scores = detector.score(x)
+    so chunks of a large input can be scored apart. ``batch_size``: rows per forward pass."""
+    scores = detector.score(x, batch_size)
     table = pd.DataFrame({"row": np.arange(first_row, first_row + len(scores)), "score": scores, "flag": False})
     if detector.calibration is not None:
         table["flag"] = scores > detector.threshold
