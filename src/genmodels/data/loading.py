@@ -112,7 +112,7 @@ def _estimated_float_bytes(path: Path, spec: DataSpec) -> int:
 def _load_streaming(spec: DataSpec) -> DataSplits:
     """Splits of row indices over a source read on demand: the same splits and order as :func:`load_data`'s tensors."""
     if spec.binarize:
-        raise DataError(f"{spec.name}: binarize draws every pixel at once and needs streaming off")
+        raise DataError(f"{spec.name}: binarize draws every pixel at once; set binarize false or streaming off")
     source = open_source(spec.name, spec.channels, spec.image_size, spec.skip_corrupt)
     size = len(source)
     labels = torch.from_numpy(source.labels.astype(np.int64)) if source.labels is not None else None
