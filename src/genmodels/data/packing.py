@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from genmodels.data.streaming import PACK_INFO, ImageSource, open_source
+from genmodels.data.streaming import PACK_INFO, open_source
 from genmodels.errors import OutputError
 from genmodels.extras import require_extra
 from genmodels.io.files import write_text_atomic
@@ -46,9 +46,9 @@ def pack_dataset(
     features = datasets.Features({"image": datasets.Value("binary"), "label": datasets.Value("int64")})
     num_shards = max(1, math.ceil(len(source) * row_bytes / shard_bytes))
     with tempfile.TemporaryDirectory(prefix="genmodels-pack-") as cache:
-        table = datasets.Dataset.from_generator(
-            _rows, gen_kwargs={"source": source, "chunk_rows": chunk_rows}, features=features, cache_dir=cache
-        )
+        # plain settings, not the source: datasets fingerprints its arguments by serializing them
+        settings = dict(source_name=source_name, channels=channels, image_size=image_size, chunk_rows=chunk_rows)
+        table = datasets.Dataset.from_generator(_rows, gen_kwargs=settings, features=features, cache_dir=cache)
         table.save_to_disk(str(output), num_shards=min(num_shards, len(source)))
         del table
     info = {
@@ -65,7 +65,8 @@ def pack_dataset(
     return info
 
 
-def _rows(source: ImageSource, chunk_rows: int) -> Iterator[dict[str, Any]]:
+def _rows(source_name: str, channels: int | None, image_size: int | None, chunk_rows: int) -> Iterator[dict[str, Any]]:
+    source = open_source(source_name, channels, image_size, skip_corrupt=False)
     for start in range(0, len(source), chunk_rows):
         indices = list(range(start, min(start + chunk_rows, len(source))))
         rows, _ = source.read_rows(indices)
