@@ -26,7 +26,6 @@ from genmodels.extras import require_extra
 
 PACK_INFO = "genmodels_pack.json"
 """Written by ``genmodels data pack`` beside the Arrow shards: what the rows are and where they came from."""
-STREAMING_MODES = ("auto", "on", "off")
 AUTO_STREAMING_BYTES = 2 * 1024**3
 """``streaming="auto"`` streams data whose float32 tensor would exceed this (or a quarter of the free memory)."""
 
@@ -239,12 +238,6 @@ def streamable(spec_name: str) -> bool:
     path = Path(spec_name).expanduser()
     is_folder = path.is_dir() and not any("idx3-ubyte" in child.name for child in path.iterdir())
     return is_folder or (path.is_file() and path.suffix == ".npy")
-
-
-def float_bytes(source: ImageSource) -> int:
-    """Bytes the source's rows take as the in-memory float32 tensor."""
-    sample, _ = source.read_rows([0])
-    return len(source) * int(sample[0].size) * 4
 
 
 class StreamingColumn:
