@@ -224,6 +224,8 @@ def open_shards(folder: Path, skip_corrupt: bool) -> tuple[Any, list[str]]:
 def open_source(spec_name: str, channels: int | None, image_size: int | None, skip_corrupt: bool) -> ImageSource:
     """The streaming source for a path: a packed directory, a ``.npy`` file or an image folder."""
     path = Path(spec_name).expanduser()
+    if not path.exists():
+        raise DataError(f"{spec_name} does not exist")
     if path.is_dir() and (path / PACK_INFO).is_file():
         return PackedSource(path, skip_corrupt)
     if path.is_file() and path.suffix == ".npy":
