@@ -55,7 +55,7 @@ class FitResult:
     seconds: float
     examples_per_second: float
     data_wait_share: float = 0.0
-    """Share of this session's wall time the loop spent waiting for training batches: near 1, loading is the
+    """Share of this call's wall time the loop spent waiting for training batches: near 1, loading is the
     bottleneck (add ``data_workers``, pack the data, or hold it in memory)."""
     skipped_rows: int = 0
     """Corrupt training rows left out (the data spec's ``skip_corrupt``)."""
