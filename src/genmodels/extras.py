@@ -9,6 +9,8 @@ from genmodels.errors import MissingExtraError
 EXTRAS: dict[str, tuple[str, ...]] = {
     "molecules": ("rdkit", "selfies", "fcd_torch"),
     "serve": ("fastapi", "uvicorn", "multipart", "prometheus_client"),
+    "streaming": ("pyarrow", "datasets"),
+    "ray": ("ray", "pyarrow"),
 }
 """Extra -> the modules it installs, as imported."""
 

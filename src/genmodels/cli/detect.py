@@ -137,6 +137,13 @@ def score_rows(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="CSV: row, score, flag, rank (and nll:COLUMN for tabular-made).")
     ] = Path("scores.csv"),
+    chunk_rows: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Read, score and write this many rows at a time (CSV or Parquet out, no rank column): memory stays "
+            "at one chunk, and a killed job run again continues where it stopped."
+        ),
+    ] = None,
 ) -> None:
     """Score new rows: the anomaly score, whether it passes the threshold, and its rank (1 = most anomalous).
 
@@ -151,6 +158,13 @@ def score_rows(
 
     model = genmodels.load(run)
     detector = Detector.load(model, run)
+    if chunk_rows is not None:
+        from genmodels.applications.bulk import score_in_chunks
+
+        with claim_output(output):
+            count = score_in_chunks(detector, rows, output, chunk_rows, run=str(run.resolve()))
+        console.print(f"scored {count} rows; wrote {output}")
+        return
     x, raw = read_rows(model, rows)
     table = scored_rows(detector, x, per_column=raw is not None)
     with claim_output(output):

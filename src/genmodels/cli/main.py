@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from genmodels.cli.catalog import catalog_commands
+from genmodels.cli.data import data_app
 from genmodels.cli.detect import detect_app
 from genmodels.cli.ensemble import ensemble_app
 from genmodels.cli.evaluation import evaluation_commands
@@ -46,6 +47,7 @@ app.add_typer(detect_app, name="detect")
 app.add_typer(molecules_app, name="molecules")
 app.add_typer(ensemble_app, name="ensemble")
 app.add_typer(tables_app, name="tables")
+app.add_typer(data_app, name="data")
 
 
 def main() -> None:

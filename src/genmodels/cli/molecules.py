@@ -87,6 +87,13 @@ def generate(
     syntax_mask: Annotated[
         bool, typer.Option(help="Never end a SMILES with a branch or ring bond open (character models).")
     ] = False,
+    chunk_rows: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Generate and write this many molecules at a time (-o a .csv or .parquet of SMILES and properties; "
+            "each chunk from its own seed); a killed job run again continues where it stopped."
+        ),
+    ] = None,
 ) -> None:
     """Generate molecules: a SMILES file, a CSV with validity and properties, optionally SDF and a picture."""
     import genmodels
@@ -96,8 +103,22 @@ def generate(
 
     if representation is not None:
         _check_representation(representation)  # before the model loads
+    if chunk_rows is not None and (sdf is not None or grid is not None or output.suffix not in (".csv", ".parquet")):
+        raise typer.BadParameter("--chunk-rows writes one .csv or .parquet table (-o), without --sdf or --grid")
     model = genmodels.load(run)
     representation = representation or representation_of(model)
+    if chunk_rows is not None:
+        from genmodels.applications.bulk import generate_molecules_in_chunks
+
+        def chunk(size: int, chunk_seed: int):
+            strings = sample_strings(model, size, max_length, temperature, seed=chunk_seed, syntax_mask=syntax_mask)
+            return properties_table(as_smiles(strings, representation))
+
+        settings = {"max_length": max_length, "temperature": temperature, "representation": representation,
+                    "syntax_mask": syntax_mask}  # fmt: skip
+        count = generate_molecules_in_chunks(n, output, chunk_rows, seed, chunk, settings, str(run.resolve()))
+        console.print(f"generated {count} molecules; wrote {output}")
+        return
     smiles = as_smiles(
         sample_strings(model, n, max_length, temperature, seed=seed, syntax_mask=syntax_mask), representation
     )

@@ -20,6 +20,8 @@ def print_run_report(run_dir: Path, report: dict[str, Any]) -> None:
     training = report["training"]
     table.add_row("steps", str(training["steps"]))
     table.add_row("throughput", f"{training['examples_per_second']:.0f} examples/s")
+    if "data_wait_share" in training:
+        table.add_row("waiting for data", f"{training['data_wait_share']:.0%} of the training time")
     for name, value in result_rows(report["test"]):
         table.add_row(name, value)
     for warning in training.get("warnings", []):

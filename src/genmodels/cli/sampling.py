@@ -70,6 +70,13 @@ def sample(
         Optional[list[str]],
         typer.Option(help="Table models: only rows with COLUMN=VALUE (repeatable; numbers within a tolerance)."),
     ] = None,
+    chunk_rows: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Table models: draw and write this many rows at a time, each chunk from its own seed; a killed "
+            "job run again continues where it stopped."
+        ),
+    ] = None,
 ) -> None:
     """Draw samples from a trained model, as a grid picture or an array."""
     import torch
@@ -84,6 +91,17 @@ def sample(
     controls = {"labels": label, "truncation": truncation, "strategy": strategy, "candidates": candidates}
     given = {name: value for name, value in controls.items() if value is not None}
     generator = torch.Generator().manual_seed(seed)
+    if chunk_rows is not None:
+        if output_format not in ("csv", "parquet"):
+            raise typer.BadParameter("--chunk-rows writes table rows: give a table model and a .csv or .parquet output")
+        from genmodels.applications.bulk import sample_table_in_chunks
+
+        with claim_output(output):
+            count = sample_table_in_chunks(
+                model, n, output, chunk_rows, seed, _conditions(condition), given, run=str(run.resolve())
+            )
+        console.print(f"wrote {count} rows to {output}")
+        return
     if output_format in ("csv", "parquet"):
         table = model.sample_table(n, generator, _conditions(condition), **given)
         with claim_output(output):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from genmodels.errors import DataError, GenmodelsError
 from genmodels.io.dataclass_json import dataclass_from_dict
 from genmodels.io.validation import NonNegativeInt, PositiveInt, UnitInterval, check_fields
+
+if TYPE_CHECKING:
+    from genmodels.data.streaming import StreamingColumn
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,13 @@ class DataSpec:
     missing_values: str = "error"
     """Tables only: ``error`` refuses NaN; ``indicator`` models where values are missing (a "missing" flag per
     numeric column with NaNs, a "<missing>" category for categorical ones), so samples reproduce the rate."""
+    streaming: str = "auto"
+    """Image folders, ``.npy`` files and packed directories: ``on`` reads each batch's images when it is needed
+    (DataLoader workers decode them), ``off`` loads everything as one float32 tensor, ``auto`` streams when that
+    tensor would take more than 2 GB or a quarter of the free memory. Both give the same splits and batches."""
+    skip_corrupt: bool = False
+    """Streaming only: leave out (and count) images or shards that cannot be read, instead of stopping at the
+    first one with its name."""
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -63,6 +73,8 @@ class DataSpec:
             )
         if self.channels not in (None, 1, 3):
             raise DataError(f"channels must be 1 or 3, got {self.channels}")
+        if self.streaming not in ("auto", "on", "off"):
+            raise DataError(f"streaming must be auto, on or off, got {self.streaming!r}")
         if not 0 < self.train_fraction <= 1:
             raise DataError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
 
@@ -81,9 +93,13 @@ class DataSpec:
 
 @dataclass
 class ImageSplit:
-    """Images as float32 ``(N, C, H, W)`` in [0, 1], with int64 labels ``(N,)`` where known."""
+    """Images as float32 ``(N, C, H, W)`` in [0, 1], with int64 labels ``(N,)`` where known.
 
-    images: torch.Tensor
+    Streamed data holds a :class:`~genmodels.data.streaming.StreamingColumn` as ``images``: indexed
+    like the tensor, it reads the rows asked for.
+    """
+
+    images: torch.Tensor | StreamingColumn
     labels: torch.Tensor | None
 
     def __len__(self) -> int:

@@ -22,7 +22,7 @@ from genmodels.errors import DataError
 PANEL_COLUMNS = 3
 PANEL_SIZE = (4.0, 3.0)
 """Width and height of one panel, inches."""
-NOT_PLOTTED = ("step", "split", "learning_rate", "seconds")
+NOT_PLOTTED = ("step", "split", "learning_rate", "seconds", "data_wait_share")
 PER_DIMENSION = re.compile(r"^(?P<group>.+)_dim_\d+$")
 
 Rows = list[dict[str, str]]

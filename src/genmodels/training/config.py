@@ -64,6 +64,9 @@ class TrainerConfig:
     precision: str = "32-true"
     num_nodes: PositiveInt = 1
     seed: int = 0
+    data_workers: NonNegativeInt = 2
+    """Processes that read and decode streamed training batches ahead of the loop (0: the loop reads them
+    itself); in-memory data needs none."""
     progress_bar: bool = True
     tensorboard: bool = True
 

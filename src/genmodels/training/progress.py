@@ -30,8 +30,13 @@ class TrainingProgress:
             self._warn_if_long(step, seconds_trained)
 
     def show_losses(self, losses: dict[str, float]) -> None:
-        shown = {name: value for name, value in losses.items() if name not in ("learning_rate", "seconds")}
-        self.phase.update(self.phase.completed, "  ".join(f"{name} {value:.4g}" for name, value in shown.items()))
+        shown = {
+            name: value for name, value in losses.items() if name not in ("learning_rate", "seconds", "data_wait_share")
+        }
+        text = "  ".join(f"{name} {value:.4g}" for name, value in shown.items())
+        if "data_wait_share" in losses:
+            text += f"  data wait {losses['data_wait_share']:.0%}"
+        self.phase.update(self.phase.completed, text)
 
     def expected_seconds_left(self, step: int, seconds_trained: float) -> float:
         """Seconds until ``max_steps`` at this session's speed so far, capped by what is left of ``max_seconds``."""

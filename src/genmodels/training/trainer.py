@@ -29,6 +29,7 @@ from genmodels.training.checkpoint import TrainingCheckpoint, load_checkpoint, s
 from genmodels.training.config import TrainerConfig
 from genmodels.training.freezing import freeze, part_parameters
 from genmodels.training.history import HistoryWriter, RunningMeans
+from genmodels.training.loader import ScheduledBatches, is_streamed
 from genmodels.training.optimizers import make_optimizer, make_scheduler
 from genmodels.training.progress import TrainingProgress
 from genmodels.training.state import TrainingState
@@ -53,6 +54,11 @@ class FitResult:
     validation: dict[str, float]
     seconds: float
     examples_per_second: float
+    data_wait_share: float = 0.0
+    """Share of this call's wall time the loop spent waiting for training batches: near 1, loading is the
+    bottleneck (add ``data_workers``, pack the data, or hold it in memory)."""
+    skipped_rows: int = 0
+    """Corrupt training rows left out (the data spec's ``skip_corrupt``)."""
     warnings: list[str] = field(default_factory=list)
     """Health warnings raised during validation (divergence, mode collapse), each with its step."""
 
@@ -71,9 +77,9 @@ class _Run:
     schedulers: list[Scheduler]
     state: TrainingState
     start_step: int
-    train: Columns
     validation: Columns | None
     schedule: BatchSchedule
+    batches: ScheduledBatches
     history: HistoryWriter | None
     """Written by the first process only."""
     progress: TrainingProgress
@@ -82,6 +88,8 @@ class _Run:
     """The clock's zero, moved back by the seconds trained before a resume: ``max_seconds`` is the whole run's."""
     resumed_at: float = 0.0
     running: RunningMeans = field(default_factory=RunningMeans)
+    last_log: tuple[float, float] = (0.0, 0.0)
+    """Clock and seconds waited for data at the last log line: the wait share is reported per interval."""
     last_validation: dict[str, float] = field(default_factory=dict)
     health_warnings: list[str] = field(default_factory=list)
 
@@ -174,6 +182,7 @@ class Trainer:
                 run.progress.advance(run.step, run.state.seconds)
                 self._announce_stop(run)
         finally:
+            run.batches.close()
             run.progress.close()
             if run.history is not None:
                 run.history.close()
@@ -195,11 +204,12 @@ class Trainer:
         if checkpoint is not None:
             self._restore(checkpoint, phases, optimizers, schedulers, state)
         start_step = checkpoint.step if checkpoint is not None else 0
-        train = {name: fabric.to_device(column) for name, column in train.items()}
-        validation = {name: fabric.to_device(column) for name, column in validation.items()} if validation else None
+        train, validation = self._place(train), self._place(validation) if validation else None
         schedule = BatchSchedule(
             len(next(iter(train.values()))), config.batch_size, fabric.world_size, fabric.global_rank, config.seed
         )
+        batches_per_step = sum(phase.steps for phase in phases)
+        batches = ScheduledBatches(train, schedule, start_step * batches_per_step, config.data_workers, self._to_device)
         run = _Run(
             fabric=fabric,
             model=model,
@@ -211,10 +221,10 @@ class Trainer:
             state=state,
             start_step=start_step,
             step=start_step,
-            train=train,
             validation=validation,
             schedule=schedule,
-            history=self._open_history(model, take(train, schedule.indices(0)), start_step),
+            batches=batches,
+            history=self._open_history(model, self._to_device(take(train, schedule.indices(0))), start_step),
             progress=TrainingProgress(
                 config.max_steps,
                 start_step,
@@ -224,9 +234,21 @@ class Trainer:
             ),
         )
         self._start_clock(run)
+        run.last_log = (run.resumed_at, 0.0)
         self.validations: list[dict[str, float]] = []
         fabric_model.train()
         return run
+
+    def _place(self, columns: Columns) -> dict:
+        """Tensors on the training device; streamed columns stay where they are read from (each batch moves)."""
+        assert self.fabric is not None
+        if is_streamed(columns):
+            return dict(columns)
+        return {name: self.fabric.to_device(column) for name, column in columns.items()}
+
+    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        assert self.fabric is not None
+        return {name: self.fabric.to_device(column) for name, column in batch.items()}
 
     def _make_optimizers(
         self, model: GenerativeModel, phases: list[TrainingPhase]
@@ -262,7 +284,7 @@ class Trainer:
             metric_names = [*sorted(model.loss(probe)), *model.diagnostics(probe)]
         if not self.fabric.is_global_zero:
             return None
-        columns = [*metric_names, "learning_rate", "seconds"]
+        columns = [*metric_names, "learning_rate", "seconds", "data_wait_share"]
         return HistoryWriter(self.output_dir / HISTORY_NAME, columns, resume_step=start_step)
 
     def _start_clock(self, run: _Run) -> None:
@@ -278,11 +300,9 @@ class Trainer:
     def _train_step(self, run: _Run) -> None:
         """One step: every phase's batches in turn, then the schedules and the clock move on."""
         torch.manual_seed(step_seed(self.config.seed, run.step, run.fabric.global_rank))
-        batch_number = run.step * run.batches_per_step
         for phase, optimizer in zip(run.phases, run.fabric_optimizers, strict=False):
             for _ in range(phase.steps):
-                self._update(run, phase, optimizer, take(run.train, run.schedule.indices(batch_number)))
-                batch_number += 1
+                self._update(run, phase, optimizer, run.batches.next())
         self._budget_spent = self._fraction_of_budget_spent(run.started)
         for scheduler in run.schedulers:
             scheduler.step()
@@ -305,7 +325,11 @@ class Trainer:
         """The mean of every loss since the last log line, the learning rate and the clock."""
         means = run.running.pop_means()
         means["learning_rate"] = run.schedulers[-1].get_last_lr()[0]
-        means["seconds"] = time.perf_counter() - run.started
+        now = time.perf_counter()
+        means["seconds"] = now - run.started
+        last_clock, last_waited = run.last_log
+        means["data_wait_share"] = (run.batches.waited - last_waited) / max(now - last_clock, 1e-9)
+        run.last_log = (now, run.batches.waited)
         run.fabric.log_dict({f"train/{name}": value for name, value in means.items()}, step=run.step)
         if run.history is not None:
             run.history.write(run.step, "train", means)
@@ -349,6 +373,8 @@ class Trainer:
             validation=run.last_validation,
             seconds=seconds,
             examples_per_second=examples / seconds if seconds > 0 else math.nan,
+            data_wait_share=run.batches.waited / seconds if seconds > 0 else 0.0,
+            skipped_rows=run.batches.skipped,
             warnings=run.health_warnings,
         )
 
@@ -366,7 +392,7 @@ class Trainer:
         module.eval()
         with torch.no_grad(), fabric.autocast():
             for chunk in shard.split(self.config.batch_size):
-                losses = module.loss(take(validation, chunk))
+                losses = module.loss(self._to_device(take(validation, chunk)))
                 for name, value in losses.items():
                     sums[name] = sums.get(name, 0.0) + value.detach().float() * len(chunk)
             diagnostics = module.diagnostics(validation)

@@ -60,9 +60,9 @@ class Detector:
         self.false_positive_rate, self.contamination = false_positive_rate, contamination
         self.calibration: Calibration | None = None
 
-    def score(self, x: torch.Tensor) -> np.ndarray:
+    def score(self, x: torch.Tensor, batch_size: int = 250) -> np.ndarray:
         """Anomaly scores of the rows of ``x`` (higher = more anomalous); deterministic under the seed."""
-        return anomaly_scores(self.model, x, self.score_name, seed=self.seed)
+        return anomaly_scores(self.model, x, self.score_name, batch_size=batch_size, seed=self.seed)
 
     def fit(self, data: torch.Tensor) -> Detector:
         """Calibrate the threshold: on held-out normal rows (false-positive rate) or on mixed rows (contamination)."""

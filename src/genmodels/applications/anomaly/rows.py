@@ -47,11 +47,20 @@ def scored_rows(detector: Detector, x: torch.Tensor, per_column: bool = False) -
     With ``per_column``, a table model with per-column likelihoods (tabular-made) adds each column's
     share of the row's NLL as ``nll:COLUMN``: the largest says which column makes the row unlikely.
     """
-    scores = detector.score(x)
-    table = pd.DataFrame({"row": np.arange(len(scores)), "score": scores, "flag": False})
+    table = row_scores(detector, x, per_column=per_column)
+    table.insert(3, "rank", (-table["score"].to_numpy()).argsort(kind="stable").argsort() + 1)
+    return table
+
+
+def row_scores(
+    detector: Detector, x: torch.Tensor, first_row: int = 0, per_column: bool = False, batch_size: int = 250
+) -> pd.DataFrame:
+    """Row (numbered from ``first_row``), score and flag, and the per-column NLLs where asked: no rank,
+    so chunks of a large input can be scored apart. ``batch_size``: rows per forward pass."""
+    scores = detector.score(x, batch_size)
+    table = pd.DataFrame({"row": np.arange(first_row, first_row + len(scores)), "score": scores, "flag": False})
     if detector.calibration is not None:
         table["flag"] = scores > detector.threshold
-    table["rank"] = (-scores).argsort(kind="stable").argsort() + 1
     model = detector.model
     if per_column and hasattr(model, "feature_log_probs"):
         columns = [*model.preprocessor.numeric_columns, *model.preprocessor.categorical_columns]
