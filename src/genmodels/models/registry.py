@@ -31,6 +31,8 @@ BUILTIN_MODELS: dict[str, str] = {
     "tabular-made": "genmodels.models.tabular.made",
     "flow": "genmodels.models.flow.vector",
     "tabular-flow": "genmodels.models.flow.tabular",
+    "flow-matching": "genmodels.models.diffusion.flow_matching",
+    "diffusion": "genmodels.models.diffusion.diffusion",
     "ensemble": "genmodels.ensembles.ensemble",
 }
 """Registered name -> the module whose ``@register_model`` defines it."""
