@@ -319,20 +319,26 @@ class DenoisingModel(GenerativeModel):
         return self.from_model_space(x)
 
     # --- likelihood and scores --------------------------------------------------------------------
-    def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def log_prob(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """log p(x) in nats through the probability-flow ODE with the sampling network, ``(batch,)``.
 
         Images are taken as 8-bit: uniform dequantization over one level, so the value is a stochastic
         lower bound on the log-probability of the discrete image (bits/dim comparable with PixelCNN's).
-        Vectors get the continuous density. Seed the global generator for repeatable values.
+        Vectors get the continuous density. The dequantization noise and Hutchinson's probes come from
+        ``generator`` (default: seed 0), so the same rows give the same values.
         """
         x = self.check_input(x)
+        if generator is None:
+            generator = torch.Generator(device=x.device).manual_seed(0)
+        if self.is_conditional and labels is None:
+            raise ConfigError("a conditional model's log_prob needs labels")
+        labels = self.check_labels(labels, len(x)) if labels is not None else None
+        if self.is_image:
+            uniform = torch.rand(x.shape, generator=generator, device=x.device)
+            x = ((x * (QUANTIZATION_LEVELS - 1)).round() + uniform) / QUANTIZATION_LEVELS
         with self.evaluating():
-            if self.is_image:
-                x = ((x * (QUANTIZATION_LEVELS - 1)).round() + torch.rand_like(x)) / QUANTIZATION_LEVELS
-            labels = self.check_labels(labels, len(x)) if labels is not None else None
-            if self.is_conditional and labels is None:
-                raise ConfigError("a conditional model's log_prob needs labels")
             predict = self.predictor(labels, 1.0, use_ema=self.config.ema_decay > 0)
             _, noise_scale = self.path.coefficients(torch.tensor(self.path.noise_end, dtype=torch.float64))
             log_density = ode_log_prob(
@@ -342,6 +348,7 @@ class DenoisingModel(GenerativeModel):
                 float(noise_scale),
                 exact_divergence=self.log_prob_kind == "exact",
                 tolerance=self.config.ode_tolerance,
+                generator=generator,
             )
         log_density = log_density + self.log_scale_jacobian()
         if self.is_image:
