@@ -18,10 +18,14 @@ LIBRARY_MODELS = sorted(
 )
 
 
+SMALL = {name: {"widths": (8,), "steps": 2, "ode_tolerance": 1e-2} for name in ("diffusion", "flow-matching")}
+"""Settings that keep the likelihood ODE of the denoising models quick."""
+
+
 @pytest.fixture(params=LIBRARY_MODELS)
 def model(request):
     torch.manual_seed(0)
-    return build_model(request.param, data_shape=SHAPE)
+    return build_model(request.param, data_shape=SHAPE, **SMALL.get(request.param, {}))
 
 
 def test_registry_names_the_founding_models():

@@ -20,6 +20,8 @@ TINY_SETTINGS = {
     "pixelcnn": {"data_shape": IMAGE, "channels": 4, "num_layers": 1, "output_channels": 8},
     "tabular-made": {"data_shape": (4,), "categorical_sizes": (2,), "hidden_sizes": (16,), "components": 2},
     "flow": {"data_shape": (4,), "transforms": 1, "hidden_features": (8,)},
+    "flow-matching": {"data_shape": IMAGE, "widths": (8,), "steps": 2, "ode_tolerance": 1e-2},
+    "diffusion": {"data_shape": IMAGE, "widths": (8,), "steps": 2, "ode_tolerance": 1e-2},
     "tabular-flow": {"data_shape": (4,), "categorical_sizes": (2,), "transforms": 1, "hidden_features": (8,)},
     "gpt": {"data_shape": (9,), "vocab_size": 7, "num_layers": 1, "num_heads": 2, "embedding_dim": 8},
     "charrnn": {"data_shape": (9,), "vocab_size": 7, "embedding_dim": 8, "hidden_dim": 8, "num_layers": 1},
@@ -48,6 +50,8 @@ CONTROLS_IN_USE = {
     "pixelcnn": (CONDITIONAL, {"labels": 1}),
     "tabular-made": ({}, {}),
     "flow": ({}, {}),
+    "flow-matching": (CONDITIONAL, {"labels": 1, "guidance": 2.0, "steps": 2, "sampler": "heun", "use_ema": False}),
+    "diffusion": (CONDITIONAL, {"labels": 1, "guidance": 0.0, "steps": 1, "sampler": "ddim", "use_ema": True}),
     "tabular-flow": ({}, {}),
     "gpt": ({}, {"temperature": 0.5, "top_k": 3, "top_p": 0.9, "use_cache": False}),
     "charrnn": ({}, {"temperature": 0.5, "top_k": 3, "top_p": 0.9, "use_cache": False}),
@@ -102,7 +106,18 @@ NLL_SCORED = sorted(name for name in TINY_SETTINGS if MODEL_REGISTRY[name].score
 
 
 def test_only_likelihood_models_of_whole_rows_claim_an_nll_score():
-    assert NLL_SCORED == ["conv-vae", "flow", "made", "pixelcnn", "tabular-flow", "tabular-made", "tabular-vae", "vae"]
+    assert NLL_SCORED == [
+        "conv-vae",
+        "diffusion",
+        "flow",
+        "flow-matching",
+        "made",
+        "pixelcnn",
+        "tabular-flow",
+        "tabular-made",
+        "tabular-vae",
+        "vae",
+    ]
 
 
 @pytest.mark.parametrize("name", NLL_SCORED)

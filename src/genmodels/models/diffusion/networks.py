@@ -39,21 +39,22 @@ class NoiseLevelEmbedding(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """GroupNorm, SiLU, 3x3 convolution twice, the embedding added in between (Ho et al., 2020)."""
+    """GroupNorm, SiLU, 3x3 convolution twice (Ho et al., 2020); the embedding scales and shifts the second
+    normalisation's output (adaptive group norm, Dhariwal & Nichol, 2021), so no normalisation removes it."""
 
     def __init__(self, in_channels: int, out_channels: int, embedding_width: int) -> None:
         super().__init__()
         self.norm1 = nn.GroupNorm(GROUPS, in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-        self.embedding = nn.Linear(embedding_width, out_channels)
+        self.embedding = nn.Linear(embedding_width, 2 * out_channels)
         self.norm2 = nn.GroupNorm(GROUPS, out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         self.skip = nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
 
     def forward(self, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.embedding(F.silu(embedding))[:, :, None, None]
-        h = self.conv2(F.silu(self.norm2(h)))
+        scale, shift = self.embedding(F.silu(embedding))[:, :, None, None].chunk(2, dim=1)
+        h = self.conv2(F.silu(self.norm2(h) * (1.0 + scale) + shift))
         return self.skip(x) + h
 
 

@@ -117,5 +117,18 @@ class CosinePath(NoisePath):
         )
         return da, -a * da / b
 
+    def solver_time(self, t: float) -> float:
+        """ln sigma, sigma = b / a: near the data b grows like sqrt(t), and the ODE in t is stiff there."""
+        a, b = self.coefficients(torch.tensor(t, dtype=torch.float64))
+        return math.log(float(b / a))
+
+    def time_of(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        sigma = s.exp()
+        start = math.cos(self._angle(torch.tensor(0.0)).item())
+        angle = torch.arccos(start / torch.sqrt(1 + sigma.square()))
+        d_angle_d_sigma = start * sigma / ((1 + sigma.square()) ** 1.5 * torch.sin(angle))
+        scale = 2 * (1 + self.offset) / math.pi  # dt / d angle
+        return angle * scale - self.offset, scale * d_angle_d_sigma * sigma
+
     def sampling_times(self, steps: int) -> torch.Tensor:
         return torch.linspace(self.noise_end, 0.0, steps + 1, dtype=torch.float64)
