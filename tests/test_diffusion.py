@@ -333,3 +333,16 @@ def test_cli_trains_and_samples_with_every_sampling_option(tmp_path):
     assert isinstance(refused.exception, ConfigError) and "does not take truncation" in str(refused.exception)
     bad = runner.invoke(app, ["sample", str(run), "-n", "2", "-o", str(tmp_path / "y.npy"), "--sampler", "rk4"])
     assert isinstance(bad.exception, ConfigError) and "sampler must be one of" in str(bad.exception)
+
+
+def test_training_writes_a_live_sample_grid_beside_the_curves(tmp_path):
+    from genmodels.data import DataSpec, load_data
+    from genmodels.runs.progress_view import progress_view
+
+    data = load_data(DataSpec("digits"))
+    model = build_model("flow-matching", data_shape=data.data_shape, widths=(8,), steps=1)
+    config = quiet(max_steps=4, val_every=2, log_every=1, sample_grid_every=1)
+    columns = {name: column[:64] for name, column in data.train.tensors().items()}
+    Trainer(config, tmp_path, progress_view(tmp_path, data)).fit(model, columns, columns)
+    written = sorted(path.name for path in (tmp_path / "progress").iterdir())
+    assert written == ["samples_step0000002.png", "samples_step0000004.png", "training_curves.png"]

@@ -107,7 +107,12 @@ class DenoisingModel(GenerativeModel):
     )
     lora_targets: ClassVar[tuple[str, ...]] = ("network.*",)
     recommended_data: ClassVar[dict[str, Any]] = {"binarize": False}
-    recommended_training: ClassVar[dict[str, Any]] = {"learning_rate": 1e-3, "monitor": None, "val_every": 500}
+    recommended_training: ClassVar[dict[str, Any]] = {
+        "learning_rate": 1e-3,
+        "monitor": None,
+        "val_every": 500,
+        "sample_grid_every": 2,
+    }
     path: NoisePath
 
     def __init__(self, config: DenoisingConfig) -> None:
