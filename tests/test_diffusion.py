@@ -346,3 +346,18 @@ def test_training_writes_a_live_sample_grid_beside_the_curves(tmp_path):
     Trainer(config, tmp_path, progress_view(tmp_path, data)).fit(model, columns, columns)
     written = sorted(path.name for path in (tmp_path / "progress").iterdir())
     assert written == ["samples_step0000002.png", "samples_step0000004.png", "training_curves.png"]
+
+
+def test_lora_adapted_models_sample_with_the_adapted_network_and_leave_the_average():
+    from genmodels.nn.lora import LoRASettings, apply_lora
+
+    model = tiny("flow-matching")
+    average = {name: tensor.clone() for name, tensor in model.network_ema.state_dict().items()}
+    apply_lora(model, LoRASettings(rank=2, alpha=2.0))
+    assert not model.uses_ema
+    trained_a_little(model, steps=2)
+    assert all(torch.equal(tensor, model.network_ema.state_dict()[name]) for name, tensor in average.items())
+    samples = model.sample(2, generator=torch.Generator().manual_seed(0), steps=2)
+    assert samples.shape == (2, 1, 4, 4)
+    with pytest.raises(ConfigError, match="samples without EMA"):
+        model.sample(2, use_ema=True)

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from genmodels.errors import ConfigError
 from genmodels.io.validation import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Sizes, UnitInterval
@@ -254,9 +255,19 @@ class DenoisingModel(GenerativeModel):
             self._fit_normalization(x)
         return self.training_loss(self.to_model_space(x), self._training_labels(batch, len(x)))
 
+    @property
+    def uses_ema(self) -> bool:
+        """Whether sampling uses the EMA network: kept, and not bypassed by LoRA adapters on the network.
+
+        LoRA adapts the network's weights through parametrizations the EMA copy does not have, so an
+        adapted model samples with its adapted network and leaves the average as it was.
+        """
+        adapted = any(parametrize.is_parametrized(module) for module in self.network.modules())
+        return self.config.ema_decay > 0 and not adapted
+
     def after_optimizer_step(self, phase: str) -> None:
         """Move the EMA network towards the trained one, the decay warmed up as (1 + n) / (10 + n)."""
-        if self.config.ema_decay <= 0:
+        if not self.uses_ema:
             return
         self.ema_updates += 1
         updates = float(self.ema_updates)
@@ -267,7 +278,7 @@ class DenoisingModel(GenerativeModel):
 
     def untrained_signs(self, validation: Mapping[str, float]) -> list[str]:
         """An EMA network younger than a few times its averaging horizon."""
-        if self.config.ema_decay <= 0:
+        if not self.uses_ema:
             return []
         horizon = 1.0 / (1.0 - self.config.ema_decay)
         updates = int(self.ema_updates)
@@ -305,9 +316,11 @@ class DenoisingModel(GenerativeModel):
             raise ConfigError(f"steps must be at least 1, got {steps}")
         if guidance < 0:
             raise ConfigError(f"guidance must not be negative, got {guidance}")
-        use_ema = config.ema_decay > 0 if use_ema is None else use_ema
-        if use_ema and config.ema_decay <= 0:
-            raise ConfigError(f"this {self.model_type} model keeps no EMA network (ema_decay = 0)")
+        use_ema = self.uses_ema if use_ema is None else use_ema
+        if use_ema and not self.uses_ema:
+            raise ConfigError(
+                f"this {self.model_type} model samples without EMA (ema_decay = 0, or LoRA adapts its network)"
+            )
         draw_device = generator.device if generator is not None else torch.device("cpu")
         if self.is_conditional and labels is None:
             labels = torch.randint(config.num_classes, (n,), generator=generator, device=draw_device)
@@ -344,7 +357,7 @@ class DenoisingModel(GenerativeModel):
             uniform = torch.rand(x.shape, generator=generator, device=x.device)
             x = ((x * (QUANTIZATION_LEVELS - 1)).round() + uniform) / QUANTIZATION_LEVELS
         with self.evaluating():
-            predict = self.predictor(labels, 1.0, use_ema=self.config.ema_decay > 0)
+            predict = self.predictor(labels, 1.0, use_ema=self.uses_ema)
             _, noise_scale = self.path.coefficients(torch.tensor(self.path.noise_end, dtype=torch.float64))
             log_density = ode_log_prob(
                 self.path,
@@ -371,7 +384,7 @@ class DenoisingModel(GenerativeModel):
         z = self.to_model_space(self.check_input(x))
         generator = torch.Generator(device=z.device).manual_seed(0)
         null = torch.full((len(z),), self.config.num_classes, device=z.device) if self.is_conditional else None
-        predict = self.predictor(null, use_ema=self.config.ema_decay > 0)
+        predict = self.predictor(null, use_ema=self.uses_ema)
         errors = []
         with self.evaluating():
             for fraction in ANOMALY_TIMES:
