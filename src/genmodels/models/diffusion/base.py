@@ -33,6 +33,7 @@ from genmodels.models.diffusion.networks import GROUPS, PointMLP, UNet
 from genmodels.models.diffusion.paths import NoisePath
 from genmodels.models.diffusion.solvers import (
     SAMPLERS,
+    network_evaluations,
     ode_log_prob,
     sample_adaptive,
     sample_fixed_steps,
@@ -333,7 +334,7 @@ class DenoisingModel(GenerativeModel):
             x, self.last_evaluations = sample_adaptive(self.path, predict, x, config.ode_tolerance)
         else:
             x = sample_fixed_steps(self.path, predict, x, steps, sampler)
-            self.last_evaluations = 2 * steps - 1 if sampler == "heun" else steps
+            self.last_evaluations = network_evaluations(sampler, steps)
         return self.from_model_space(x)
 
     # --- likelihood and scores --------------------------------------------------------------------
