@@ -103,6 +103,9 @@ class DenoisingModel(GenerativeModel):
 
     config_class = DenoisingConfig
     sampling_controls: ClassVar[tuple[str, ...]] = ("labels", "guidance", "steps", "sampler", "use_ema")
+    log_prob_kind: ClassVar[str] = "hutchinson"
+    """``hutchinson`` (an unbiased trace estimate in the likelihood ODE); a model of up to 16 dimensions
+    sets ``exact`` (exact divergence) on itself."""
     conditioning_parts: ClassVar[tuple[str, ...]] = (
         "network.embed.label_embedding",
         "network_ema.embed.label_embedding",
@@ -132,6 +135,8 @@ class DenoisingModel(GenerativeModel):
         if config.ema_decay > 0:
             self.network_ema = copy.deepcopy(self.network).requires_grad_(False)
             self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
+        if math.prod(config.data_shape) <= EXACT_DIVERGENCE_DIMENSIONS:
+            self.log_prob_kind = "exact"  # type: ignore[misc]
         self.last_evaluations = 0
         """Network evaluations of the last ``sample`` call (guidance's doubled batch counts once)."""
 
@@ -142,11 +147,6 @@ class DenoisingModel(GenerativeModel):
     @property
     def is_conditional(self) -> bool:
         return self.config.num_classes > 0
-
-    @property
-    def log_prob_kind(self) -> str:  # type: ignore[override]
-        """``exact`` (exact divergence) up to 16 dimensions, ``hutchinson`` (unbiased trace estimate) above."""
-        return "exact" if math.prod(self.config.data_shape) <= EXACT_DIVERGENCE_DIMENSIONS else "hutchinson"
 
     def training_phases(self) -> list[TrainingPhase]:
         """One optimizer over the network; the EMA copy follows it and is never trained."""
