@@ -18,10 +18,17 @@ LIBRARY_MODELS = sorted(
 )
 
 
-@pytest.fixture(params=LIBRARY_MODELS)
+SMALL = {name: {"widths": (8,), "steps": 2, "ode_tolerance": 1e-2} for name in ("diffusion", "flow-matching")}
+"""Settings that keep the denoising models small; their likelihood ODE still takes seconds, so they run with the slow
+tests here (tests/test_diffusion.py holds their fast ones)."""
+
+
+@pytest.fixture(
+    params=[pytest.param(name, marks=pytest.mark.slow) if name in SMALL else name for name in LIBRARY_MODELS]
+)
 def model(request):
     torch.manual_seed(0)
-    return build_model(request.param, data_shape=SHAPE)
+    return build_model(request.param, data_shape=SHAPE, **SMALL.get(request.param, {}))
 
 
 def test_registry_names_the_founding_models():

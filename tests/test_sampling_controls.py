@@ -20,6 +20,8 @@ TINY_SETTINGS = {
     "pixelcnn": {"data_shape": IMAGE, "channels": 4, "num_layers": 1, "output_channels": 8},
     "tabular-made": {"data_shape": (4,), "categorical_sizes": (2,), "hidden_sizes": (16,), "components": 2},
     "flow": {"data_shape": (4,), "transforms": 1, "hidden_features": (8,)},
+    "flow-matching": {"data_shape": (1, 2, 2), "widths": (8,), "steps": 2, "ode_tolerance": 1e-2},
+    "diffusion": {"data_shape": (1, 2, 2), "widths": (8,), "steps": 2, "ode_tolerance": 1e-2},
     "tabular-flow": {"data_shape": (4,), "categorical_sizes": (2,), "transforms": 1, "hidden_features": (8,)},
     "image-flow": {"data_shape": IMAGE, "levels": 2, "blocks": 1, "hidden_channels": 4},
     "gpt": {"data_shape": (9,), "vocab_size": 7, "num_layers": 1, "num_heads": 2, "embedding_dim": 8},
@@ -49,6 +51,8 @@ CONTROLS_IN_USE = {
     "pixelcnn": (CONDITIONAL, {"labels": 1}),
     "tabular-made": ({}, {}),
     "flow": ({}, {}),
+    "flow-matching": (CONDITIONAL, {"labels": 1, "guidance": 2.0, "steps": 2, "sampler": "heun", "use_ema": False}),
+    "diffusion": (CONDITIONAL, {"labels": 1, "guidance": 0.0, "steps": 1, "sampler": "ddim", "use_ema": True}),
     "tabular-flow": ({}, {}),
     "image-flow": ({}, {"temperature": 0.5}),
     "gpt": ({}, {"temperature": 0.5, "top_k": 3, "top_p": 0.9, "use_cache": False}),
@@ -105,7 +109,7 @@ NLL_SCORED = sorted(name for name in TINY_SETTINGS if MODEL_REGISTRY[name].score
 
 def test_only_likelihood_models_of_whole_rows_claim_an_nll_score():
     assert NLL_SCORED == [
-        *("conv-vae", "flow", "image-flow", "made", "pixelcnn"),
+        *("conv-vae", "diffusion", "flow", "flow-matching", "image-flow", "made", "pixelcnn"),
         *("tabular-flow", "tabular-made", "tabular-vae", "vae"),
     ]
 

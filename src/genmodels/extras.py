@@ -8,6 +8,7 @@ from genmodels.errors import MissingExtraError
 
 EXTRAS: dict[str, tuple[str, ...]] = {
     "molecules": ("rdkit", "selfies", "fcd_torch"),
+    "diffusion": ("torchdiffeq",),
     "serve": ("fastapi", "uvicorn", "multipart", "prometheus_client"),
     "streaming": ("pyarrow", "datasets"),
     "ray": ("ray", "pyarrow"),

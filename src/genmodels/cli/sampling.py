@@ -51,6 +51,7 @@ Truncation = Annotated[
     epilog="Examples:\n\n  genmodels sample runs/vae-digits -n 64 -o samples.png\n\n"
     "  genmodels sample runs/gan-digits -n 1000 -o samples.npy --seed 3   (the array; .npz, .safetensors too)\n\n"
     "  genmodels sample runs/dcgan-mnist5k --label 7 --truncation 0.7 -o sevens.png   (conditional GAN)\n\n"
+    "  genmodels sample runs/diffusion-mnist5k --steps 16 --sampler heun --guidance 2 --label 3   (diffusion)\n\n"
     "  genmodels sample runs/tabular-flow-table -n 10000 -o synthetic.csv --condition country=de   (a table)",
 )
 def sample(
@@ -64,6 +65,16 @@ def sample(
     seed: Annotated[int, typer.Option(help="Sampling seed: the same seed gives the same samples.")] = 0,
     label: Annotated[Optional[int], typer.Option(help="Class of every sample (conditional models).")] = None,
     truncation: Truncation = None,
+    steps: Annotated[Optional[int], typer.Option(help="Diffusion and flow matching: sampler steps.")] = None,
+    sampler: Annotated[
+        Optional[str], typer.Option(help="Diffusion and flow matching: euler, ddim, heun or adaptive.")
+    ] = None,
+    guidance: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Conditional diffusion and flow matching: classifier-free guidance weight (0 unconditional)."
+        ),
+    ] = None,
     strategy: Annotated[Optional[str], typer.Option(help="Ensembles: mixture, vote or rejection.")] = None,
     candidates: Annotated[Optional[int], typer.Option(help="Ensembles with vote: candidates per member.")] = None,
     condition: Annotated[
@@ -88,7 +99,15 @@ def sample(
         raise typer.BadParameter(f"-n must be a positive number of samples, got {n}")
     model = genmodels.load(run)
     output, output_format = _sample_output(model, output, output_format)
-    controls = {"labels": label, "truncation": truncation, "strategy": strategy, "candidates": candidates}
+    controls = {
+        "labels": label,
+        "truncation": truncation,
+        "steps": steps,
+        "sampler": sampler,
+        "guidance": guidance,
+        "strategy": strategy,
+        "candidates": candidates,
+    }
     given = {name: value for name, value in controls.items() if value is not None}
     generator = torch.Generator().manual_seed(seed)
     if chunk_rows is not None:

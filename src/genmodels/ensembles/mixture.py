@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-KIND_ORDER = ("none", "elbo", "importance_weighted", "exact")
+KIND_ORDER = ("none", "elbo", "importance_weighted", "hutchinson", "exact")
 """Kinds of ``log_prob``, weakest guarantee first."""
 
 

@@ -14,6 +14,7 @@ from genmodels.models.base import GenerativeModel
 
 ESTIMATORS = {
     "exact": "exact log-likelihood",
+    "hutchinson": "probability-flow ODE with Hutchinson's trace estimator (Grathwohl et al., 2019)",
     "importance_weighted": "importance-weighted bound (Burda et al., 2016)",
     "elbo": "evidence lower bound",
 }

@@ -93,7 +93,8 @@ class GenerativeModel(nn.Module, ABC):
     """Registry name, set by :func:`register_model`."""
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     log_prob_kind: ClassVar[str] = "none"
-    """What ``log_prob`` returns: ``"exact"``, ``"importance_weighted"`` (a stochastic lower bound that
+    """What ``log_prob`` returns: ``"exact"``, ``"hutchinson"`` (an ODE likelihood with a stochastic trace
+    estimate), ``"importance_weighted"`` (a stochastic lower bound that
     tightens with more samples), ``"elbo"`` (a lower bound) or ``"none"`` (implicit models)."""
     score_is_nll: ClassVar[bool] = True
     """Whether ``score`` is ``-log_prob`` in nats, so scores that correct an NLL (input complexity) apply."""

@@ -32,6 +32,8 @@ BUILTIN_MODELS: dict[str, str] = {
     "flow": "genmodels.models.flow.vector",
     "tabular-flow": "genmodels.models.flow.tabular",
     "image-flow": "genmodels.models.flow.image",
+    "flow-matching": "genmodels.models.diffusion.flow_matching",
+    "diffusion": "genmodels.models.diffusion.diffusion",
     "ensemble": "genmodels.ensembles.ensemble",
 }
 """Registered name -> the module whose ``@register_model`` defines it."""

@@ -29,6 +29,7 @@ from genmodels.models.registry import get_model_class
 from genmodels.models.sizing import TRAINING_COPIES, build_model_checked
 from genmodels.models.tabular.layout import TableModel
 from genmodels.nn.lora import LoRASettings, apply_lora
+from genmodels.runs.progress_view import progress_view
 from genmodels.runs.report import FINAL_EVALUATIONS, write_run_report
 from genmodels.runs.spec import MODEL_DIR, RESUMABLE_CHANGES, RUN_FILE, RunSpec
 from genmodels.training import FitResult, Trainer
@@ -171,6 +172,7 @@ def train_run(
         if fabric.is_global_zero:
             record = {**spec.to_dict(), "data_info": data.info, "versions": software_versions()}
             write_text_atomic(run_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
+        trainer.progress_view = progress_view(run_dir, data)
         fit = trainer.fit(model, data.train.tensors(), data.validation.tensors(), resume=resume)
         _leave_process_group()
         if not fabric.is_global_zero:

@@ -51,6 +51,9 @@ class TrainerConfig:
     """Stop after this many validations without improvement of ``monitor``."""
     restore_best: bool = True
     """End with the weights of the best validation of ``monitor`` rather than the last step."""
+    sample_grid_every: NonNegativeInt = 0
+    """Every this many validations, write a grid of samples (same seed each time) and the training curves
+    into the run's ``progress/`` folder, a live view of training; 0 writes none."""
     freeze: tuple[str, ...] = ()
     """Model parts (``model.parameter_parts()``) kept fixed for the whole run: fine-tuning the rest."""
     gradual_unfreeze: tuple[str, ...] = ()

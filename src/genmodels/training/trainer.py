@@ -12,7 +12,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,8 +106,15 @@ def step_seed(seed: int, step: int, rank: int, validation: bool = False) -> int:
 class Trainer:
     """Trains any :class:`GenerativeModel`; writes checkpoints and logs under ``output_dir``."""
 
-    def __init__(self, config: TrainerConfig, output_dir: str | Path) -> None:
+    def __init__(
+        self,
+        config: TrainerConfig,
+        output_dir: str | Path,
+        progress_view: Callable[[GenerativeModel, int], None] | None = None,
+    ) -> None:
         self.config = config
+        self.progress_view = progress_view
+        """Called on the first process every ``config.sample_grid_every`` validations with the model and step."""
         self.output_dir = Path(output_dir)
         self.checkpoint_path = self.output_dir / CHECKPOINT_NAME
         self.fabric: Fabric | None = None
@@ -345,6 +352,14 @@ class Trainer:
             )
         run.state.observe(run.step, run.last_validation, run.model)
         run.health_warnings += self._check_health(run.model, run.step, run.last_validation)
+        every = self.config.sample_grid_every
+        if (
+            self.progress_view is not None
+            and every
+            and len(self.validations) % every == 0
+            and run.fabric.is_global_zero
+        ):
+            self.progress_view(run.model, run.step)
 
     def _announce_stop(self, run: _Run) -> None:
         """Say why training stops before ``max_steps``: the time budget is spent, or validation stopped improving."""
