@@ -208,6 +208,7 @@ def cli_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
 
 
+@pytest.mark.slow  # about a minute: two real training processes, one killed
 def test_killed_run_resumes_to_the_uninterrupted_weights(tmp_path):
     """SIGKILL a real training process after a checkpoint, resume it, and compare with a clean run."""
     settings = [

@@ -29,7 +29,7 @@ from genmodels.io.files import sha256_file
 
 settings.register_profile(
     "ci",
-    max_examples=8,
+    max_examples=5,
     deadline=None,
     derandomize=True,
     database=None,

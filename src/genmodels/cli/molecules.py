@@ -288,7 +288,7 @@ def optimize(
         str,
         typer.Option(
             help="qed, logp, sa, weight, guacamol:TASK, module:function, or a weighted sum such as "
-            "'0.7*guacamol:osimertinib_mpo+0.3*qed' (higher is better)."
+            "'0.7*guacamol:zaleplon_mpo+0.3*qed' (higher is better)."
         ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the top molecules (and tuned model).")],
