@@ -6,6 +6,10 @@ the training part is read from the run's ``report.json``. The load average of th
 recorded beside the numbers, since a shared machine slows every run.
 
     python benchmarks/first_try.py --output benchmarks/results/first_try.json
+    python benchmarks/first_try.py --only quick   # one table again; the other stays in the file
+
+Each run records its own load average, time and software versions, since the two tables may be
+measured at different times.
 """
 
 from __future__ import annotations
@@ -68,15 +72,20 @@ def main() -> None:
         cases.update(FINAL_EVALUATION_RUNS)
     if arguments.only != "final-eval":
         cases.update(QUICK_RUNS)
-    results = {
-        "machine": {"processor": platform.processor(), "cpus": os.cpu_count(), "load_average_before": os.getloadavg()},
-        "versions": software_versions(),
-        "runs": {},
-    }
+    results = {"machine": {"processor": platform.processor(), "cpus": os.cpu_count()}, "runs": {}}
+    if arguments.only and arguments.output.is_file():  # one table measured again: the other one stays
+        results = json.loads(arguments.output.read_text(encoding="utf-8"))
     for name, train_arguments in cases.items():
+        load_before = os.getloadavg()[0]
         with tempfile.TemporaryDirectory() as folder:
-            results["runs"][name] = timed_run(train_arguments, Path(folder))
-        print(name, json.dumps(results["runs"][name]), flush=True)
+            measured = timed_run(train_arguments, Path(folder))
+        results["runs"][name] = {
+            **measured,
+            "load_average_before": round(load_before, 1),
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "versions": software_versions(),
+        }
+        print(name, json.dumps(measured), flush=True)
         arguments.output.parent.mkdir(parents=True, exist_ok=True)
         arguments.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
