@@ -67,7 +67,8 @@ def run(name: str, pixels: str, seconds: float, seed: int, root: Path) -> dict:
     torch.manual_seed(seed)
     model = build_model(model_name, data_shape=data.data_shape, **model_config)
     fit = Trainer(config, root / name.replace(" ", "-")).fit(model, data.train.tensors(), data.validation.tensors())
-    likelihood = evaluate_likelihood(model.eval(), data.test.images, discrete=True)["negative_log_likelihood"]
+    evaluated = evaluate_likelihood(model.eval(), data.test.images, discrete=True)
+    likelihood = evaluated.get("negative_log_likelihood") or evaluated["negative_elbo"]  # the flow's is a bound
     load_average = os.getloadavg()[0]
     started = time.perf_counter()
     model.sample(64, generator=torch.Generator().manual_seed(0))
@@ -83,6 +84,7 @@ def run(name: str, pixels: str, seconds: float, seed: int, root: Path) -> dict:
         "train_seconds": fit.seconds,
         "train_images_per_second": fit.examples_per_second,
         "test_nll_nats": likelihood["nats"],
+        "estimator": likelihood["estimator"],
         "test_bits_per_dim": likelihood["bits_per_dim"],
         "sample_64_seconds": time.perf_counter() - started,
         "load_average_after_training": load_average,
