@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from serving import transactions  # the same generated transactions table as the serving benchmark
 
 from genmodels.io.versions import software_versions
 
@@ -99,17 +100,6 @@ def write_images(folder: Path, count: int, distinct: int, size: int = 64, seed: 
         top, left = rng.integers(0, size - 8, 2)
         image[top : top + 8, left : left + 8] = rng.integers(0, 256, 3)
         Image.fromarray(image.clip(0, 255).astype(np.uint8)).save(path, compress_level=1)
-
-
-def transactions(rows: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "amount": rng.lognormal(3.5, 0.6, rows).round(2),
-            "hour": rng.integers(0, 24, rows),
-            "channel": rng.choice(["web", "shop", "phone"], rows, p=[0.6, 0.3, 0.1]),
-        }
-    )
 
 
 def write_table(path: Path, rows: int, seed: int = 1, chunk: int = 1_000_000) -> None:
