@@ -79,6 +79,9 @@ def test_sampled_tables_keep_names_dtypes_categories_ranges_and_missing_rates(ta
     assert synthetic["active"].mean() == pytest.approx(0.7, abs=0.1)
     signup = pd.to_datetime(table["signup"])
     assert synthetic["signup"].between(signup.min(), signup.max()).all()
+    spend = synthetic["spend"].dropna()
+    assert (spend == spend.round(2)).all() and (spend != spend.round(1)).mean() > 0.5  # cents, as recorded
+    pd.testing.assert_frame_equal(synthetic, flow.sample_table(2000, torch.Generator().manual_seed(0)))
 
 
 def test_conditional_sampling_honours_every_condition(flow):
@@ -87,6 +90,8 @@ def test_conditional_sampling_honours_every_condition(flow):
     assert golden["age"].mean() > 40  # gold members are the older ones in the real table
     aged = flow.sample_table(50, torch.Generator().manual_seed(2), conditions={"age": 30, "active": True})
     assert (aged["age"] == 30).all() and aged["active"].all()
+    priced = flow.sample_table(20, torch.Generator().manual_seed(3), conditions={"spend": 95.25})
+    assert (priced["spend"] == 95.25).all()  # not rounded away by the column's drawn decimal places
     with pytest.raises(DataError, match="condition on 'income': the table has no such column"):
         flow.sample_table(5, conditions={"income": 3})
     with pytest.raises(DataError, match="condition plan='platinum' is not a category"):

@@ -122,3 +122,34 @@ def test_table_models_train_and_save_their_preprocessor(table, tmp_path, model_n
         genmodels.load(run)
     result = CliRunner().invoke(app, ["train", "vae", "--data", str(tmp_path / "t.csv"), "--max-steps", "1"])
     assert result.exit_code != 0 and "tabular-vae" in str(result.exception)
+
+
+def test_decoded_numbers_keep_the_decimal_places_they_were_recorded_with():
+    rng = np.random.default_rng(0)
+    mostly_whole = rng.integers(2, 8, 1000).astype(float)
+    mostly_whole[:200] += rng.integers(1, 100, 200) / 100  # a fifth recorded to two places
+    frame = pd.DataFrame({"ratio": mostly_whole, "bmi": np.round(rng.normal(25, 4, 1000), 1), "x": rng.normal(size=1000)})
+    preprocessor = TabularPreprocessor.fit(frame)
+    assert preprocessor.precision["bmi"] == pytest.approx([0, 1, 0, 0, 0, 0, 0], abs=0.03)  # x.0 is one place
+    assert preprocessor.precision["ratio"] == pytest.approx([0.8, 0, 0.2, 0, 0, 0, 0], abs=0.02)
+    assert "x" not in preprocessor.precision  # full float precision: decoded unrounded
+
+    encoded = preprocessor.transform(frame).repeat(4, 1) + 0.1 * torch.randn(4000, 3)  # like rows a model draws
+    decoded = preprocessor.inverse_transform(encoded, torch.Generator().manual_seed(0))
+    assert np.all(decoded["bmi"] == np.round(decoded["bmi"], 1))
+    assert np.mean(decoded["bmi"] == np.round(decoded["bmi"])) == pytest.approx(0.1, abs=0.03)
+    whole_share = np.mean(decoded["ratio"] == np.round(decoded["ratio"]))
+    assert whole_share == pytest.approx(0.8, abs=0.03)  # binomial sd 0.006
+    assert np.all(decoded["ratio"] == np.round(decoded["ratio"], 2))
+    assert np.mean(decoded["x"] == np.round(decoded["x"], 6)) < 0.01  # only the values clipped to a bound
+    again = preprocessor.inverse_transform(encoded, torch.Generator().manual_seed(0))
+    pd.testing.assert_frame_equal(decoded, again)
+
+
+def test_a_preprocessor_saved_without_precision_decodes_unrounded(tmp_path):
+    frame = pd.DataFrame({"bmi": np.round(np.random.default_rng(0).normal(25, 4, 100), 1)})
+    saved = json.loads(TabularPreprocessor.fit(frame).to_json())
+    del saved["precision"]
+    (tmp_path / "preprocessor.json").write_text(json.dumps(saved))
+    decoded = TabularPreprocessor.load(tmp_path).inverse_transform(torch.randn(50, 1))
+    assert not np.all(decoded["bmi"] == np.round(decoded["bmi"], 1))

@@ -3,7 +3,8 @@
 The :class:`TabularPreprocessor` is saved as ``preprocessor.json`` beside the model, so new rows are
 encoded exactly as the training rows were, and sampled rows decode back to the original table:
 column names and order, dtypes, integers as integers, values clipped to the training range, datetimes
-(encoded as seconds since 1970) as datetimes. Bad input is refused, never guessed at: a missing
+(encoded as seconds since 1970) as datetimes, and numbers to the decimal places the column was recorded
+with (see :attr:`TabularPreprocessor.precision`). Bad input is refused, never guessed at: a missing
 column, a column with no values, text in a numeric column, an infinite number or one float32 cannot
 hold, and by default a missing value (NaN) or a category never seen in training raise an error that
 names the column and the offending rows or values.
@@ -43,6 +44,8 @@ INDICATOR_CATEGORIES = ["present", "missing"]
 CONDITION_TOLERANCE = 0.25
 """A numeric condition accepts sampled values within this many training standard deviations of it."""
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+MAX_DECIMALS = 6
+"""Numbers recorded with more decimal places than this are decoded unrounded."""
 MAX_STANDARD_DEVIATIONS = 1e6
 """Numbers further than this from the training mean, in training standard deviations, are refused at scoring:
 beyond it a model's float32 likelihood can overflow, and such a value is a data error far more often than not."""
@@ -95,6 +98,13 @@ class TabularPreprocessor:
     datetime_columns: list[str] = field(default_factory=list)
     bounds: dict[str, list[float]] = field(default_factory=dict)
     """Training minimum and maximum of each numeric column; decoded values are clipped to them."""
+    precision: dict[str, list[float]] = field(default_factory=dict)
+    """Per numeric column that is neither integer nor datetime: the shares of training values recorded to 0, 1,
+    ..., :data:`MAX_DECIMALS` decimal places (the rest have more; trailing zeros are allowed for). Each decoded
+    value is rounded to a number of places drawn from these shares, as SDV rounds to a column's places, but
+    per value: a measurement kept to
+    one decimal decodes to one decimal, and a column of mostly whole numbers (a ratio rounded in most records)
+    keeps its point masses, which a real-versus-synthetic classifier would otherwise spot at once."""
 
     @classmethod
     def fit(
@@ -154,6 +164,7 @@ class TabularPreprocessor:
                 name: [float(np.nanmin(column)), float(np.nanmax(column))]
                 for name, column in zip(numeric, values.T, strict=True)
             },
+            precision=_precision_shares(frame, numeric, datetimes),
         )
 
     def __post_init__(self) -> None:
@@ -232,16 +243,20 @@ class TabularPreprocessor:
             parts.append(np.stack([~missing, missing], axis=1).astype(np.float64))
         return torch.from_numpy(np.concatenate(parts, axis=1).astype(np.float32))
 
-    def inverse_transform(self, encoded: torch.Tensor) -> pd.DataFrame:
-        """Rows back in the original columns and dtypes: numbers unscaled, clipped to the training range and
-        rounded where the column held integers, each category the largest of its one-hot group, NaN where missing."""
+    def inverse_transform(self, encoded: torch.Tensor, generator: torch.Generator | None = None) -> pd.DataFrame:
+        """Rows back in the original columns and dtypes: numbers unscaled, rounded where the column held integers
+        (or to places drawn from :attr:`precision`, with ``generator``), clipped to the training range; each
+        category the largest of its one-hot group, NaN where missing."""
         values = encoded.detach().cpu().numpy().astype(np.float64)
         columns: dict[str, Any] = {}
         for position, name in enumerate(self.numeric_columns):
             column = values[:, position] * self.scales[position] + self.means[position]
+            if name in self.integer_columns:
+                column = np.round(column)
+            elif name in self.precision:
+                column = _round_to_drawn_places(column, self.precision[name], generator)
             low, high = self.bounds.get(name, (-np.inf, np.inf))
-            column = np.clip(column, low, high)
-            columns[name] = np.round(column) if name in self.integer_columns else column
+            columns[name] = np.clip(column, low, high)
         start = len(self.numeric_columns)
         for name in self.categorical_columns:
             known = self.categories[name]
@@ -364,6 +379,53 @@ def _holds_integers(column: pd.Series) -> bool:
         return True
     values = column.dropna().to_numpy(np.float64)
     return bool(column.isna().any() and len(values) and np.all(values == np.round(values)))
+
+
+def decimal_places(values: np.ndarray) -> np.ndarray:
+    """The fewest decimal places that write each value (within a few float64 steps), ``MAX_DECIMALS + 1`` for more."""
+    places = np.full(len(values), MAX_DECIMALS + 1)
+    for count in range(MAX_DECIMALS, -1, -1):
+        exact = np.abs(values - np.round(values, count)) <= 8 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(values))
+        places[exact] = count
+    return places
+
+
+def _precision_shares(frame: pd.DataFrame, numeric: Sequence[str], datetimes: Sequence[str]) -> dict[str, list[float]]:
+    """:attr:`TabularPreprocessor.precision` of the columns whose values are not integers or datetimes."""
+    shares = {}
+    for name in numeric:
+        if name in datetimes or _holds_integers(frame[name]):
+            continue
+        values = frame[name].dropna().to_numpy(np.float64)
+        counts = np.bincount(decimal_places(values), minlength=MAX_DECIMALS + 2)[: MAX_DECIMALS + 1]
+        if counts.any():
+            shares[name] = _recorded_places(counts / len(values)).tolist()
+    return shares
+
+
+def _recorded_places(fewest: np.ndarray) -> np.ndarray:
+    """Shares of values recorded to 0, 1, ... places, from the shares written with that few: a value kept to
+    one place ends in 0 one time in ten and then reads as whole, so whole numbers alone would overstate them.
+    Solved from the most places down, assuming uniform last digits."""
+    recorded = np.zeros_like(fewest)
+    for places in range(len(fewest) - 1, -1, -1):
+        finer = np.arange(places + 1, len(fewest))
+        reads_as = 0.1 ** (finer - places) * (0.9 if places else 1.0)  # recorded to `finer`, read with `places`
+        kept = 0.9 if places else 1.0  # recorded to `places`, read so
+        recorded[places] = max(fewest[places] - float(recorded[finer] @ reads_as), 0.0) / kept
+    return recorded * fewest.sum() / recorded.sum()
+
+
+def _round_to_drawn_places(values: np.ndarray, shares: Sequence[float], generator: torch.Generator | None) -> np.ndarray:
+    """Each value rounded to a number of decimal places drawn from ``shares`` (unrounded past their sum)."""
+    device = generator.device if generator is not None else "cpu"
+    uniforms = torch.rand(len(values), generator=generator, device=device, dtype=torch.float64).cpu().numpy()
+    places = np.searchsorted(np.cumsum(shares), uniforms, side="right")
+    rounded = values.copy()
+    for count in np.unique(places[places < len(shares)]):
+        chosen = places == count
+        rounded[chosen] = np.round(values[chosen], count)
+    return rounded
 
 
 def _numbers(frame: pd.DataFrame, numeric: Sequence[str], datetimes: Sequence[str]) -> np.ndarray:

@@ -159,7 +159,7 @@ class ServedModel:
             tokenizer = self.model.tokenizer
             return schemas.TextSamples(texts=[tokenizer.decode(row.tolist()) for row in rows])
         if self.data_kind == "table":
-            frame = self.model.preprocessor.inverse_transform(rows)
+            frame = self.model.preprocessor.inverse_transform(rows, torch.Generator().manual_seed(request.seed))
             return schemas.TableSamples(columns=list(frame.columns), rows=_records(frame))
         return schemas.ImageSamples(shape=list(rows.shape), samples=rows.cpu().tolist())
 

@@ -122,7 +122,12 @@ class TableModel:
     ) -> pd.DataFrame:
         """``n`` synthetic rows in the training table's columns, dtypes, categories and ranges."""
         preprocessor = self._table_preprocessor("sampling a table")
-        return preprocessor.inverse_transform(self.sample(n, generator, conditions=conditions, **controls))
+        rows = self.sample(n, generator, conditions=conditions, **controls)
+        table = preprocessor.inverse_transform(rows, generator)  # the same generator draws the decimal places
+        for name, value in (conditions or {}).items():
+            if name in preprocessor.precision:  # a condition holds exactly, whatever places the column rounds to
+                table[name] = float(value)
+        return table
 
     def _table_preprocessor(self, purpose: str) -> TabularPreprocessor:
         if self.preprocessor is None:
