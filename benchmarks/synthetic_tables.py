@@ -112,6 +112,7 @@ def _spread(values: list[float], digits: int) -> str:
 def goal_met(runs: list[dict]) -> dict[str, bool]:
     """The goal for one table: tabular-flow's mean quality above, and mean detection AUC below, every SDV
     synthesizer's; no more exact copies than any of them makes; DCR quantiles as far as the held-out rows'."""
+
     def mean(label: str, key: str) -> float:
         return statistics.mean(run["synthesizers"][label][key] for run in runs)
 
@@ -162,8 +163,14 @@ def markdown_tables(results: dict) -> str:
 
 
 def compare_synthesizers(
-    name: str, data: dict, train: pd.DataFrame, holdout: pd.DataFrame, target: str, work: Path,
-    arguments: argparse.Namespace, seed: int,
+    name: str,
+    data: dict,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    target: str,
+    work: Path,
+    arguments: argparse.Namespace,
+    seed: int,
 ) -> dict:
     """Every synthesizer trained with ``seed`` on the training rows, sampled and judged; genmodels' held-out NLL."""
     work.mkdir(parents=True, exist_ok=True)

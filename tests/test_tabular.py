@@ -128,7 +128,9 @@ def test_decoded_numbers_keep_the_decimal_places_they_were_recorded_with():
     rng = np.random.default_rng(0)
     mostly_whole = rng.integers(2, 8, 1000).astype(float)
     mostly_whole[:200] += rng.integers(1, 100, 200) / 100  # a fifth recorded to two places
-    frame = pd.DataFrame({"ratio": mostly_whole, "bmi": np.round(rng.normal(25, 4, 1000), 1), "x": rng.normal(size=1000)})
+    frame = pd.DataFrame(
+        {"ratio": mostly_whole, "bmi": np.round(rng.normal(25, 4, 1000), 1), "x": rng.normal(size=1000)}
+    )
     preprocessor = TabularPreprocessor.fit(frame)
     assert preprocessor.precision["bmi"] == pytest.approx([0, 1, 0, 0, 0, 0, 0], abs=0.03)  # x.0 is one place
     assert preprocessor.precision["ratio"] == pytest.approx([0.8, 0, 0.2, 0, 0, 0, 0], abs=0.02)

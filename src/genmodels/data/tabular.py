@@ -384,8 +384,9 @@ def _holds_integers(column: pd.Series) -> bool:
 def decimal_places(values: np.ndarray) -> np.ndarray:
     """The fewest decimal places that write each value (within a few float64 steps), ``MAX_DECIMALS + 1`` for more."""
     places = np.full(len(values), MAX_DECIMALS + 1)
+    tolerance = 8 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(values))
     for count in range(MAX_DECIMALS, -1, -1):
-        exact = np.abs(values - np.round(values, count)) <= 8 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(values))
+        exact = np.abs(values - np.round(values, count)) <= tolerance
         places[exact] = count
     return places
 
@@ -416,7 +417,9 @@ def _recorded_places(fewest: np.ndarray) -> np.ndarray:
     return recorded * fewest.sum() / recorded.sum()
 
 
-def _round_to_drawn_places(values: np.ndarray, shares: Sequence[float], generator: torch.Generator | None) -> np.ndarray:
+def _round_to_drawn_places(
+    values: np.ndarray, shares: Sequence[float], generator: torch.Generator | None
+) -> np.ndarray:
     """Each value rounded to a number of decimal places drawn from ``shares`` (unrounded past their sum)."""
     device = generator.device if generator is not None else "cpu"
     uniforms = torch.rand(len(values), generator=generator, device=device, dtype=torch.float64).cpu().numpy()

@@ -152,9 +152,7 @@ def write_run_report(
     elif data.is_text:
         pictures = {"samples": str(write_text_samples(model, run_dir / "samples.txt"))}
     elif data.preprocessor is not None:
-        rows = data.preprocessor.inverse_transform(
-            sample_images(model, 64), torch.Generator().manual_seed(SAMPLE_SEED)
-        )
+        rows = data.preprocessor.inverse_transform(sample_images(model, 64), torch.Generator().manual_seed(SAMPLE_SEED))
         pictures = {"samples": str(run_dir / "samples.csv")}
         write_text_atomic(run_dir / "samples.csv", rows.to_csv(index=False))
     elif data.data_shape == (2,):
