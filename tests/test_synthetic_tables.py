@@ -96,8 +96,29 @@ def test_a_copied_training_set_is_flagged_and_a_fresh_sample_is_not(real, other)
     holdout = make_table(200, 2)
     copied = privacy(real, holdout, real.copy())
     assert copied["exact_copy_share"] == 1.0 and copied["dcr_synthetic"]["q50"] == 0.0 and not copied["passes"]
+    assert copied["nearest_is_training_share"] == 1.0 and copied["p_value"] < 0.001
     fresh = privacy(real, holdout, other)
     assert fresh["exact_copy_share"] == 0.0 and fresh["passes"]
+    assert fresh["nearest_is_training_chance"] == pytest.approx(400 / 600)
+    assert fresh["nearest_is_training_share"] == pytest.approx(400 / 600, abs=0.08)
+
+
+def test_near_copies_are_flagged_though_none_is_exact(real):
+    """Training rows with a little noise on one column copy nobody exactly, yet sit nearer the training rows
+    than held-out rows do: the permutation test flags them."""
+    holdout = make_table(200, 2)
+    noisy = real.assign(income=real["income"] + np.random.default_rng(3).normal(0, 500, len(real)))
+    result = privacy(real, holdout, noisy)
+    assert result["exact_copy_share"] == 0.0
+    assert result["nearest_is_training_share"] > 0.9 and result["p_value"] < 0.001 and not result["passes"]
+
+
+def test_the_privacy_test_rejects_faithful_samples_about_as_often_as_its_level():
+    """Under the null (synthetic rows drawn like the real ones, independently) p < 0.05 about 5% of the time."""
+    train, holdout = make_table(300, 10), make_table(100, 11)
+    p_values = [privacy(train, holdout, make_table(300, 100 + draw), seed=draw)["p_value"] for draw in range(40)]
+    assert np.mean(np.array(p_values) < 0.05) <= 0.15
+    assert 0.3 <= np.mean(p_values) <= 0.7  # p-values spread over (0, 1], not piled at either end
 
 
 def test_efficacy_trains_on_synthetic_and_tests_on_real(real, other):

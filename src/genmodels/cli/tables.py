@@ -78,7 +78,9 @@ def print_table_results(results: dict[str, Any]) -> None:
         privacy = results["privacy"]
         console.print(
             f"privacy: median DCR synthetic {privacy['dcr_synthetic']['q50']:.4f} vs held-out "
-            f"{privacy['dcr_holdout']['q50']:.4f}, exact copies {privacy['exact_copy_share']:.2%}, "
+            f"{privacy['dcr_holdout']['q50']:.4f}, exact copies {privacy['exact_copy_share']:.2%}, nearest real "
+            f"row a training row for {privacy['nearest_is_training_share']:.1%} (chance "
+            f"{privacy['nearest_is_training_chance']:.1%}, p = {privacy['p_value']:.3f}), "
             f"{'passes' if privacy['passes'] else 'FLAGGED: synthetic rows sit too close to training rows'}"
         )
 
