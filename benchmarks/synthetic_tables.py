@@ -29,11 +29,12 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from scipy.stats import combine_pvalues
 
 import genmodels
 from genmodels.data import DataSpec, load_data
 from genmodels.data.tabular import table_splits
-from genmodels.evaluation.synthetic_tables import METRICS, compare_tables
+from genmodels.evaluation.synthetic_tables import METRICS, PRIVACY_SIGNIFICANCE, compare_tables
 from genmodels.io.versions import software_versions
 from genmodels.models.registry import get_model_class
 from genmodels.runs import make_spec, train_run
@@ -111,8 +112,10 @@ def _spread(values: list[float], digits: int) -> str:
 
 def goal_met(runs: list[dict]) -> dict[str, bool]:
     """The goal for one table: tabular-flow's mean quality above, and mean detection AUC below, every SDV
-    synthesizer's; no more exact copies than any of them makes; its privacy check passed with every seed
-    (synthetic rows no nearer the training rows than held-out rows are, by the permutation test)."""
+    synthesizer's; no more exact copies than any of them makes; synthetic rows no nearer the training rows
+    than held-out rows are: the seeds' permutation-test p-values combined by Fisher's method at least
+    :data:`PRIVACY_SIGNIFICANCE` (demanding p >= 0.05 of every seed would fail a faithful generator
+    one time in seven with three seeds; the seeds share one split, so the combination errs towards flagging)."""
 
     def mean(label: str, key: str) -> float:
         return statistics.mean(run["synthesizers"][label][key] for run in runs)
@@ -123,8 +126,13 @@ def goal_met(runs: list[dict]) -> dict[str, bool]:
         "quality": all(mean(flow, "overall_quality") > mean(label, "overall_quality") for label in sdv),
         "detection": all(mean(flow, "detection_auc") < mean(label, "detection_auc") for label in sdv),
         "copies": all(run["synthesizers"][flow]["privacy"]["exact_copy_share"] <= min(copies) for run in runs),
-        "privacy": all(run["synthesizers"][flow]["privacy"]["passes"] for run in runs),
+        "privacy": combined_p_value(runs, flow) >= PRIVACY_SIGNIFICANCE,
     }
+
+
+def combined_p_value(runs: list[dict], label: str) -> float:
+    """Fisher's combination of one synthesizer's privacy p-values over the seeds."""
+    return float(combine_pvalues([run["synthesizers"][label]["privacy"]["p_value"] for run in runs]).pvalue)
 
 
 def markdown_tables(results: dict) -> str:
@@ -154,7 +162,9 @@ def markdown_tables(results: dict) -> str:
                 f"{statistics.mean(score['training_seconds'] for score in scores):.0f} |"
             )
         met = goal_met(runs)
-        goals.append(f"| {table} | {len(runs)} | " + " | ".join("yes" if met[key] else "**no**" for key in met) + " |")
+        cells = ["yes" if met[key] else "**no**" for key in met]
+        cells[-1] += f" (p = {combined_p_value(runs, 'genmodels tabular-flow'):.3f})"
+        goals.append(f"| {table} | {len(runs)} | " + " | ".join(cells) + " |")
     lines += ["", "| table | seeds | quality above SDV | detection below SDV | copies | no nearer than held-out |",
               "| --- | --- | --- | --- | --- | --- |", *goals]  # fmt: skip
     lines += ["", "| table | " + " | ".join(GENMODELS_MODELS) + " |", "| --- |" + " --- |" * len(GENMODELS_MODELS)]

@@ -27,8 +27,10 @@ from genmodels.models.tabular.layout import TableLayoutConfig, TableModel
 @dataclass
 class TabularFlowConfig(FlowConfig, TableLayoutConfig):
     data_shape: tuple[int, ...] = (2,)
-    hidden_features: tuple[int, ...] = (128, 128)
-    transforms: int = 4
+    hidden_features: tuple[int, ...] = (64, 64)
+    """Kept small (with 3 transforms): a wider flow fits tables of a few hundred rows so closely that its rows
+    sit nearer the training rows than held-out rows do, which the privacy check's permutation test flags."""
+    transforms: int = 3
     dequantization_samples: int = 8
     """Noise draws averaged in ``log_prob`` (its bound tightens, in expectation, as they grow)."""
     dequantization_seed: int = 0
