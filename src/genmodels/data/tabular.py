@@ -280,7 +280,7 @@ class TabularPreprocessor:
                 return pd.to_datetime(column)
             return column
         if name in self.datetime_columns:
-            return pd.Series(pd.to_datetime(np.round(values), unit="s"))
+            return pd.Series(_seconds_as_datetimes(values))
         if name in self.integer_columns:
             column = pd.Series(values)
             return (
@@ -429,6 +429,15 @@ def _round_to_drawn_places(
         chosen = places == count
         rounded[chosen] = np.round(values[chosen], count)
     return rounded
+
+
+def _seconds_as_datetimes(seconds: np.ndarray) -> np.ndarray:
+    """Seconds since 1970 (clipped to the training range, NaN where missing) as ``datetime64[ns]`` to the
+    second. Converted here, not by ``pd.to_datetime(unit="s")``: its overflow check once raised
+    ``FloatingPointError`` on such clipped values deep into a long benchmark process."""
+    missing = np.isnan(seconds)
+    whole = np.round(np.where(missing, 0.0, seconds)).astype(np.int64)
+    return np.where(missing, np.datetime64("NaT", "ns"), whole.astype("datetime64[s]").astype("datetime64[ns]"))
 
 
 def _numbers(frame: pd.DataFrame, numeric: Sequence[str], datetimes: Sequence[str]) -> np.ndarray:
