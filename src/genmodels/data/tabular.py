@@ -102,9 +102,9 @@ class TabularPreprocessor:
     """Per numeric column that is neither integer nor datetime: the shares of training values recorded to 0, 1,
     ..., :data:`MAX_DECIMALS` decimal places (the rest have more; trailing zeros are allowed for). Each decoded
     value is rounded to a number of places drawn from these shares, as SDV rounds to a column's places, but
-    per value: a measurement kept to
-    one decimal decodes to one decimal, and a column of mostly whole numbers (a ratio rounded in most records)
-    keeps its point masses, which a real-versus-synthetic classifier would otherwise spot at once."""
+    per value: a measurement kept to one decimal decodes to one decimal, and a column of mostly whole numbers
+    (a ratio rounded in most records) keeps its point masses, which a real-versus-synthetic classifier would
+    otherwise spot at once."""
 
     @classmethod
     def fit(
