@@ -141,6 +141,7 @@ class TabularPreprocessor:
         for name in numeric:
             if name not in datetimes and not pd.api.types.is_numeric_dtype(frame[name]):
                 raise DataError(f"column {name!r} is not numeric; list it among the categorical columns")
+        integers = [name for name in numeric if name not in datetimes and _holds_integers(frame[name])]
         values = _numbers(frame, numeric, datetimes)
         scales = np.nanstd(values, 0) if numeric else np.zeros(0)
         categories = {}
@@ -158,13 +159,13 @@ class TabularPreprocessor:
             missing_indicators=[name for name in numeric if frame[name].isna().any()],
             column_order=columns,
             dtypes={name: str(frame[name].dtype) for name in columns},
-            integer_columns=[name for name in numeric if name not in datetimes and _holds_integers(frame[name])],
+            integer_columns=integers,
             datetime_columns=datetimes,
             bounds={
                 name: [float(np.nanmin(column)), float(np.nanmax(column))]
                 for name, column in zip(numeric, values.T, strict=True)
             },
-            precision=_precision_shares(frame, numeric, datetimes),
+            precision=_precision_shares(frame, [name for name in numeric if name not in {*datetimes, *integers}]),
         )
 
     def __post_init__(self) -> None:
@@ -391,12 +392,10 @@ def decimal_places(values: np.ndarray) -> np.ndarray:
     return places
 
 
-def _precision_shares(frame: pd.DataFrame, numeric: Sequence[str], datetimes: Sequence[str]) -> dict[str, list[float]]:
-    """:attr:`TabularPreprocessor.precision` of the columns whose values are not integers or datetimes."""
+def _precision_shares(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, list[float]]:
+    """:attr:`TabularPreprocessor.precision` of ``columns`` (numeric, neither integers nor datetimes)."""
     shares = {}
-    for name in numeric:
-        if name in datetimes or _holds_integers(frame[name]):
-            continue
+    for name in columns:
         values = frame[name].dropna().to_numpy(np.float64)
         counts = np.bincount(decimal_places(values), minlength=MAX_DECIMALS + 2)[: MAX_DECIMALS + 1]
         if counts.any():
