@@ -121,6 +121,18 @@ def test_the_privacy_test_rejects_faithful_samples_about_as_often_as_its_level()
     assert 0.3 <= np.mean(p_values) <= 0.7  # p-values spread over (0, 1], not piled at either end
 
 
+def test_rows_equally_near_a_training_and_a_held_out_row_do_not_count_for_training():
+    """In a table of few distinct rows every synthetic row ties with many real ones; a faithful draw must still
+    find training rows about as often as chance, not every time because training rows come first."""
+    rng = np.random.default_rng(0)
+
+    def draw(rows: int) -> pd.DataFrame:
+        return pd.DataFrame({"smoker": rng.choice(["yes", "no"], rows), "children": rng.integers(0, 3, rows)})
+
+    result = privacy(draw(300), draw(100), draw(300))
+    assert result["nearest_is_training_share"] == pytest.approx(0.75, abs=0.06) and result["passes"]
+
+
 def test_efficacy_trains_on_synthetic_and_tests_on_real(real, other):
     holdout = make_table(200, 2)
     result = ml_efficacy(real, holdout, other, target="owner")
